@@ -1,0 +1,10 @@
+"""Top-level URL configuration: the admin, authentication and the contacts app."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("contacts.urls")),
+]

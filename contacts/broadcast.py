@@ -1,0 +1,73 @@
+"""The one place that pushes committed transitions to live dashboards, and owns the event format.
+
+Event (JSON object, sent to the Channels group `DASHBOARD_GROUP` as type `contact.event`):
+    id          Transition id (grows by insert, not commit: clients dedupe and resync by it)
+    contact     public id of the contact
+    kind        "callback" | "task"
+    rule        row of the lifecycle table, e.g. "T7"
+    from, to    [state, reason] pairs ("from" is null for a create)
+    source      api / worker / cce / dashboard / admin / system
+    user        username of the acting user, or null
+    comment     free text ("" if none)
+    at          ISO 8601 time of the move
+    feed, mrd, script_selector, name, title: the contact's grouping and display fields
+Messages are hints; the database is the truth (DESIGN invariant 3).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+if TYPE_CHECKING:
+    from .models import Transition
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_GROUP = "dashboard"
+
+
+def transition_event(row: Transition) -> dict:
+    contact = row.contact
+    return {
+        "id": row.pk,
+        "contact": contact.public_id,
+        "kind": contact.kind,
+        "rule": row.rule,
+        "from": [row.from_state, row.from_reason] if row.from_state else None,
+        "to": [row.to_state, row.to_reason],
+        "source": row.source,
+        "user": row.user.get_username() if row.user_id else None,
+        "comment": row.comment,
+        "at": row.created_at.isoformat(),
+        "feed": contact.feed_id,
+        "mrd": contact.cce_mrd_id,
+        "script_selector": contact.cce_script_selector or contact.script_selector,
+        "name": contact.name,
+        "title": contact.title,
+    }
+
+
+def send_transition(row: Transition) -> None:
+    """Publish one committed transition; call only after commit (lifecycle does)."""
+    send(DASHBOARD_GROUP, {"type": "contact.event", "event": transition_event(row)})
+
+
+def send(group: str, message: dict) -> None:
+    """group_send from synchronous code (views, Celery workers) or from inside an event loop's thread.
+
+    channels-redis keeps one connection pool per event loop and closes it with the loop that
+    async_to_sync creates for the call, so a worker never reuses a pool from a dead loop
+    ("Event loop is closed"). A failure is logged, never raised: the move is already committed
+    and browsers recover missed events from the events endpoint.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        log.warning("broadcast to %s failed; dashboards will resync", group, exc_info=True)

@@ -1,0 +1,31 @@
+"""Shared fixtures and markers of the test suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+
+def on_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip what this machine cannot run, loudly; in CI (CCPDASH_REQUIRE_ALL_TESTS=1) fail instead."""
+    strict = os.environ.get("CCPDASH_REQUIRE_ALL_TESTS") == "1"
+    chromium = os.path.exists("/usr/bin/chromium")
+    from django.conf import settings
+
+    postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    for item in items:
+        reason = None
+        if item.get_closest_marker("postgres") and not postgres:
+            reason = "proves PostgreSQL-only behaviour: set DATABASE_URL=postgres://... (CI always runs it)"
+        elif item.get_closest_marker("browser") and not chromium:
+            reason = "needs Debian's chromium (apt-get install chromium chromium-driver; CI installs it)"
+        if reason and strict:
+            raise pytest.UsageError(f"{item.nodeid} {reason}; CCPDASH_REQUIRE_ALL_TESTS=1 forbids skipping it")
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,0 +1,21 @@
+"""Settings for the test suite: the project's settings with a private Redis namespace per run."""
+
+import os
+import uuid
+
+# Set before the project settings read it, and inherited by the workers tests start, so a
+# `make run` on the same Redis never takes a test's tasks or hears its broadcasts.
+os.environ.setdefault("REDIS_PREFIX", f"ccpdash-test-{uuid.uuid4().hex[:8]}")
+
+from ccpdash.settings import *  # noqa: E402,F403
+from ccpdash.settings import DATABASES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if os.environ.get("CCPDASH_USE_TEST_DATABASE"):
+    # A Celery worker started by a test must write to the test database, not the real one.
+    _db = DATABASES["default"]
+    _db["NAME"] = _db.get("TEST", {}).get("NAME") or f"test_{_db['NAME']}"
+
+# WhiteNoise warns about a missing STATIC_ROOT even though it serves from the finders.
+STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
