@@ -143,7 +143,10 @@ def stop_all(processes) -> None:
 
 def run_tests(args: list[str]) -> int:
     (BASE_DIR / "var").mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=BASE_DIR).returncode
+    # Importing this package set DJANGO_SETTINGS_MODULE to the project settings (ccpdash.celery
+    # does); the suite must run on its own settings instead.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=BASE_DIR, env=env).returncode
 
 
 def _stop_on_sigterm(signum, frame) -> None:

@@ -1,9 +1,10 @@
-"""Top-level URL configuration: the admin, authentication and the contacts app."""
+"""Top-level URL configuration: the CCP API, the admin, authentication and the dashboard."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("contacts.api_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),

@@ -368,9 +368,9 @@ def transition(
 
 
 def _after_commit(row: Transition, then: Iterable[AfterCommit]) -> None:
-    from . import broadcast
+    from . import broadcast, followups
 
-    callbacks = [broadcast.send_transition, *then]
+    callbacks = [broadcast.send_transition, followups.after_transition, *then]
 
     def run() -> None:
         for callback in callbacks:

@@ -10,6 +10,11 @@ os.environ.setdefault("REDIS_PREFIX", f"ccpdash-test-{uuid.uuid4().hex[:8]}")
 from ccpdash.settings import *  # noqa: E402,F403
 from ccpdash.settings import DATABASES  # noqa: E402
 
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # One file per run (workers started by the run inherit REDIS_PREFIX), so two test runs on
+    # one machine never share a SQLite test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test_db-{os.environ['REDIS_PREFIX']}.sqlite3")}  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("CCPDASH_USE_TEST_DATABASE"):

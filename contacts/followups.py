@@ -1,0 +1,28 @@
+"""The work a contact's new position calls for, enqueued after the transition that put it there commits.
+
+The reconciler (contacts.tasks) re-enqueues the same work for contacts whose message was lost, so
+this mapping and the reconciler's queries must name the same positions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .lifecycle import Reason, State
+
+if TYPE_CHECKING:
+    from .models import Transition
+
+CANCEL_REQUESTED = frozenset({Reason.CALLBACK_CANCEL_REQUESTED, Reason.TASK_CANCEL_REQUESTED})
+
+
+def after_transition(row: Transition) -> None:
+    from . import tasks
+
+    state, reason = row.to_state, row.to_reason
+    if state == State.UNREAD:
+        tasks.submit_contact.delay(row.contact_id)
+    elif state == State.QUEUED and reason in CANCEL_REQUESTED:
+        tasks.cancel_contact.delay(row.contact_id)
+    elif state == State.QUEUED and reason == Reason.TASK_RENOTIFY_REQUESTED:
+        tasks.renotify_contact.delay(row.contact_id)
