@@ -233,3 +233,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- CCP API ---
+# A status URL answers 404 once an unfinished contact has gone this long without a poll (spec §4),
+# as CCP forgets contacts nobody watches; checked when read, so no sweep is needed. 0 turns it off.
+CCP_STATUS_EXPIRY_SECONDS = env_int("CCP_STATUS_EXPIRY_SECONDS", 300)

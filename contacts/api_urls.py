@@ -1,3 +1,42 @@
-"""URLs of the CCP-compatible API (spec §4): both path families."""
+"""URLs of the CCP-compatible API (spec §4): both path families, and the /try/ demo page.
 
-urlpatterns: list = []
+The current family lives under /ccp/rest/, the SocialMiner-era one under /ccp/ (and /ccp-webapp/ccp/).
+No API route ends in a slash; one sent with a trailing slash is served as well, so CommonMiddleware's
+APPEND_SLASH never redirects an API call (a redirect would turn a POST into a GET).
+"""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, path, re_path
+
+from . import api
+from .lifecycle import Kind
+
+FEED = r"(?P<feed_id>[^/]+)"
+CONTACT = r"(?P<contact_id>[^/]+)"
+
+
+def _api(pattern: str, view, name: str, **kwargs: str) -> URLPattern:
+    return re_path(rf"^{pattern}/?$", view, kwargs=kwargs, name=f"api-{name}")
+
+
+def _family(prefix: str, family: str) -> list[URLPattern]:
+    routes = []
+    for kind in (Kind.TASK.value, Kind.CALLBACK.value):
+        routes += [
+            _api(rf"{prefix}{kind}/feed/{FEED}", api.create_contact, f"{family}-{kind}-feed", kind=kind, family=family),
+            _api(rf"{prefix}{kind}/contact/{CONTACT}", api.contact_status, f"{family}-{kind}-contact", kind=kind,
+                 family=family),
+        ]
+    return routes
+
+
+urlpatterns = [
+    _api(rf"ccp/rest/task/{CONTACT}/renotify", api.renotify_task, "rest-task-renotify"),
+    _api(rf"ccp-webapp/ccp/task/{CONTACT}/renotify", api.renotify_task, "webapp-task-renotify"),
+    _api(rf"ccp/rest/socialcontact/{CONTACT}", api.social_contact, "rest-socialcontact"),
+    _api(rf"ccp-webapp/ccp/socialcontact/{CONTACT}", api.social_contact, "webapp-socialcontact"),
+    *_family("ccp/rest/", "rest"),
+    *_family("ccp/", "sm"),
+    path("try/", api.try_page, name="api-try"),
+]
