@@ -238,3 +238,23 @@ LOGGING = {
 # A status URL answers 404 once an unfinished contact has gone this long without a poll (spec §4),
 # as CCP forgets contacts nobody watches; checked when read, so no sweep is needed. 0 turns it off.
 CCP_STATUS_EXPIRY_SECONDS = env_int("CCP_STATUS_EXPIRY_SECONDS", 300)
+
+# Mock CCE time scales. Every time the mock contact center takes is one of these, so the demo runs
+# at human pace while tests shrink them through the environment (a worker started by a test
+# inherits them). Timed events are due times in the database, acted on by the periodic sweep.
+# Seconds between two sweeps of due events (task completions, freed slots, cancels, task life).
+CCE_SWEEP_SECONDS = env_number("CCE_SWEEP_SECONDS", 1.0, minimum=0.05)
+# How long the CCE takes to remove a contact from its queue after a cancel request: routing may
+# win in the meantime (C7/T8). 0 performs a cancel as soon as its task runs.
+CCE_CANCEL_LATENCY_SECONDS = env_number("CCE_CANCEL_LATENCY_SECONDS", 2.0)
+# Multiplies every agent's handle time (and so the estimated wait); 0.01 turns 3–10 s into 30–100 ms.
+CCE_HANDLE_TIME_SCALE = env_number("CCE_HANDLE_TIME_SCALE", 1.0)
+
+CELERY_BEAT_SCHEDULE = {
+    "cce-sweep-due": {
+        "task": "contacts.tasks.sweep_due",
+        "schedule": CCE_SWEEP_SECONDS,
+        # A sweep nobody ran in time is replaced by the next one, not queued up behind it.
+        "options": {"expires": max(CCE_SWEEP_SECONDS * 5, 5.0)},
+    },
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from .cce import admin as cce_admin  # noqa: F401 - registers the mock CCE's models
 from .models import Contact, Feed, FeedNotification, Transition
 
 

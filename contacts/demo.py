@@ -1,4 +1,4 @@
-"""The demo configuration that `manage.py seed_demo` restores: users, feeds and their notifications."""
+"""The demo configuration that `manage.py seed_demo` restores: users, feeds, notifications and the mock CCE."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from . import roles
+from .cce.models import Agent, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript, ScriptAction
 from .models import Feed, FeedNotification, FeedType
 
 # username, password, role group (None: superuser). Printed by `make run`.
@@ -53,3 +54,68 @@ def seed_feeds() -> None:
             )
         else:
             FeedNotification.objects.filter(feed=feed).delete()
+
+
+# The mock CCE (README "Mock Unified CCE" lists what each row produces).
+# MRD id -> (name, routing enabled, max tasks in queue, task life seconds; 0 = no limit)
+DEMO_MRDS = {
+    1: ("Callbacks", True, 0, 0),
+    5000: ("Chat", True, 0, 0),
+    5001: ("Email", False, 0, 0),
+    5002: ("Waiting room", True, 0, 0),
+}
+# script name -> action
+DEMO_SCRIPTS = {
+    "Route to agents": ScriptAction.ROUTE,
+    "Release": ScriptAction.RELEASE,
+    "Fail": ScriptAction.FAIL,
+}
+# script selector -> (MRD id, script name or None)
+DEMO_DIALED_NUMBERS = {
+    "CallbackDN": (1, "Route to agents"),
+    "Sales": (5000, "Route to agents"),
+    "Support": (5000, "Route to agents"),
+    "NoScript": (5000, None),
+    "Release": (5000, "Release"),
+    "Faulty": (5000, "Fail"),
+    "EmailDN": (5001, "Route to agents"),
+    "Waiting": (5002, "Route to agents"),
+}
+# agent id -> (name, MRD id, ready, max concurrent contacts, handle time min, max seconds)
+DEMO_AGENTS = {
+    "1081": ("Alice", 5000, True, 3, 3, 10),
+    "1082": ("Bob", 5000, True, 3, 3, 10),
+    "1083": ("Carol", 5000, True, 3, 3, 10),
+    "1091": ("Dave", 5001, True, 2, 3, 10),
+    "1092": ("Erin", 5001, True, 2, 3, 10),
+    # Not ready: MRD 5002 keeps its contacts waiting until an admin makes Frank ready.
+    "1099": ("Frank", 5002, False, 1, 3, 10),
+    "2001": ("Grace", 1, True, 1, 5, 15),
+    "2002": ("Heidi", 1, True, 1, 5, 15),
+}
+DEMO_CCE_SETTINGS = {"connection_up": True, "throttle_per_minute": 375, "backlog_size": 10000}
+
+
+def seed_cce() -> None:
+    """Create or restore the demo MRDs, scripts, script selectors, agents and CCE settings; others stay."""
+    for mrd_id, (name, enabled, max_queue, task_life) in DEMO_MRDS.items():
+        MediaRoutingDomain.objects.update_or_create(
+            id=mrd_id,
+            defaults={"name": name, "routing_enabled": enabled, "max_tasks_in_queue": max_queue,
+                      "task_life_seconds": task_life},
+        )
+    scripts = {
+        name: RoutingScript.objects.update_or_create(name=name, defaults={"action": action, "delay_seconds": 0})[0]
+        for name, action in DEMO_SCRIPTS.items()
+    }
+    for selector, (mrd_id, script_name) in DEMO_DIALED_NUMBERS.items():
+        DialedNumber.objects.update_or_create(
+            string=selector, defaults={"mrd_id": mrd_id, "script": scripts[script_name] if script_name else None}
+        )
+    for agent_id, (name, mrd_id, ready, slots, handle_min, handle_max) in DEMO_AGENTS.items():
+        Agent.objects.update_or_create(
+            agent_id=agent_id,
+            defaults={"name": name, "mrd_id": mrd_id, "ready": ready, "max_concurrent": slots,
+                      "handle_time_min": handle_min, "handle_time_max": handle_max},
+        )
+    CceSettings.objects.update_or_create(pk=CceSettings.SINGLETON_ID, defaults=DEMO_CCE_SETTINGS)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .models import Transition
 
 CANCEL_REQUESTED = frozenset({Reason.CALLBACK_CANCEL_REQUESTED, Reason.TASK_CANCEL_REQUESTED})
+WAITING = frozenset({Reason.EXTERNALLY_ROUTED, Reason.EXTERNALLY_HANDLED})
 
 
 def after_transition(row: Transition) -> None:
@@ -26,3 +27,9 @@ def after_transition(row: Transition) -> None:
         tasks.cancel_contact.delay(row.contact_id)
     elif state == State.QUEUED and reason == Reason.TASK_RENOTIFY_REQUESTED:
         tasks.renotify_contact.delay(row.contact_id)
+    elif (state == State.QUEUED and reason in WAITING) or row.from_state == State.RESERVED:
+        # A contact joined the MRD's queue (C2/T2/T10), or a task was completed and freed its
+        # agent's slot (T4): either may let routing hand out one more contact.
+        mrd_id = row.contact.cce_mrd_id
+        if mrd_id is not None:
+            tasks.route_mrd.delay(mrd_id)

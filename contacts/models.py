@@ -151,3 +151,14 @@ class Transition(models.Model):
     @property
     def to_pair(self) -> Pair:
         return Pair(self.to_state, self.to_reason)
+
+
+# The mock CCE's models live in contacts/cce/ but belong to this app (its migrations, its permissions).
+from .cce.models import (  # noqa: E402,F401
+    Agent,
+    AgentAssignment,
+    CceSettings,
+    DialedNumber,
+    MediaRoutingDomain,
+    RoutingScript,
+)

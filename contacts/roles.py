@@ -7,12 +7,17 @@ from django.contrib.auth.models import Group, Permission
 SUPERVISORS = "Supervisors"
 ADMINS = "Admins"
 
+# The mock CCE's configuration; its slot history (agentassignment) is only ever viewed.
+CCE_MODELS = ("mediaroutingdomain", "dialednumber", "routingscript", "agent", "ccesettings")
+
 SUPERVISOR_PERMISSIONS = {
     "contacts.view_dashboard",
     "contacts.view_contact",
     "contacts.view_transition",
     "contacts.view_feed",
     "contacts.view_feednotification",
+    *(f"contacts.view_{model}" for model in CCE_MODELS),
+    "contacts.view_agentassignment",
 }
 # Admins may also act on contacts and configure feeds and the mock contact center.
 ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
@@ -21,6 +26,7 @@ ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
     "contacts.change_feed",
     "contacts.add_feednotification",
     "contacts.change_feednotification",
+    *(f"contacts.{action}_{model}" for model in CCE_MODELS for action in ("add", "change")),
 }
 
 ROLE_PERMISSIONS = {SUPERVISORS: SUPERVISOR_PERMISSIONS, ADMINS: ADMIN_PERMISSIONS}

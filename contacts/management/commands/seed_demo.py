@@ -14,6 +14,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             demo.seed_feeds()
+            demo.seed_cce()
             users = demo.seed_users()
         self.stdout.write("Demo configuration restored. Logins (username / password, role):")
         for username, password, role in users:

@@ -1,0 +1,8 @@
+"""The mock Unified CCE: configured only through its models (admin), driven by the Celery tasks.
+
+Its narrow interface (DESIGN invariant 6):
+    decisions.decide(contact)   what the CCE would do with the contact if submitted now (no side effects)
+    actions.submit / cancel / renotify / sweep   the moves a submission, a cancel, a renotify and time make
+    routing.route(mrd_id)       hand an MRD's queued contacts to free agent slots, first in, first out
+Every move goes through `contacts.lifecycle.transition`; every timed event is a due time in the database.
+"""

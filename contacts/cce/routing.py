@@ -1,0 +1,184 @@
+"""Routing of spec §5: an MRD's queue, first in first out, onto free slots of its ready agents; and slot release.
+
+A routed callback is handled at once (C3, or C7 if its cancel was in flight) and holds the agent's
+slot for a handle time; a routed task is reserved (T3/T8) and is handled (T4) when its handle time
+ends. Handle-time ends are due times in the database (`Contact.due_at`, `AgentAssignment.ends_at`)
+that the sweep acts on (DESIGN invariant 4).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import lifecycle
+from ..lifecycle import Kind, Reason, Source, State, TransitionRefused
+from ..models import Contact
+from . import queues
+from .models import Agent, AgentAssignment, DialedNumber, MediaRoutingDomain
+
+log = logging.getLogger(__name__)
+
+# Candidates read per pass; contacts still waiting out a script delay are skipped, not counted.
+ROUTE_BATCH = 500
+
+
+class _NotRouted(Exception):
+    """The contact was already where routing would put it: undo the slot taken for it."""
+
+
+def route(mrd_id: int) -> int:
+    """Give the MRD's waiting contacts to free agent slots, oldest first; returns how many were routed.
+
+    The MRD row is locked for the whole pass (`select_for_update`; on SQLite the IMMEDIATE
+    transaction already serialises writers), so two workers routing the same MRD never both count
+    the same free slot. Each contact moves by compare-and-set: a contact whose cancel won meanwhile
+    is skipped, and the savepoint takes the slot back with it.
+    """
+    routed = 0
+    with transaction.atomic():
+        mrd = MediaRoutingDomain.objects.select_for_update().filter(pk=mrd_id).first()
+        if mrd is None or not mrd.routing_enabled:
+            return 0
+        # Read the clock only once the lock is held: a slot freed while we waited for it was freed
+        # before this time, so the slot history never shows two contacts in one slot at once.
+        now = timezone.now()
+        # MR PG connection loss (next issue) will stop routing here while the connection is down.
+        agents = [agent for agent in queues.ready_agents(mrd.pk) if queues.free_slots(agent)]
+        if not agents:
+            return 0
+        for contact in _routable(mrd.pk, now):
+            agent = _pick(agents)
+            if agent is None:
+                break
+            if _assign(contact, agent, mrd.pk, now):
+                agent.used += 1
+                agent.last_started = now
+                routed += 1
+    return routed
+
+
+def _routable(mrd_id: int, now: datetime) -> list[Contact]:
+    """The MRD's queue in FIFO order, without contacts whose script still makes them wait (its delay)."""
+    delays = dict(
+        DialedNumber.objects.filter(mrd_id=mrd_id, script__delay_seconds__gt=0).values_list(
+            "string", "script__delay_seconds"
+        )
+    )
+    candidates = list(queues.fifo(mrd_id)[:ROUTE_BATCH])
+    return [
+        contact
+        for contact in candidates
+        if not delays.get(contact.cce_script_selector)
+        or contact.queued_at is None
+        or contact.queued_at + timedelta(seconds=delays[contact.cce_script_selector]) <= now
+    ]
+
+
+def _pick(agents: list[Agent]) -> Agent | None:
+    """The agent with the most free slots; on a tie the one idle longest (the longest-available agent)."""
+    free = [agent for agent in agents if queues.free_slots(agent)]
+    if not free:
+        return None
+    oldest = timezone.now() - timedelta(days=3650)
+    return min(free, key=lambda agent: (-queues.free_slots(agent), agent.last_started or oldest, agent.agent_id))
+
+
+def _assign(contact: Contact, agent: Agent, mrd_id: int, now: datetime) -> bool:
+    ends_at = now + timedelta(seconds=draw_handle_seconds(agent))
+    try:
+        with transaction.atomic():  # a savepoint: a refused move takes its slot back with it
+            AgentAssignment.objects.create(agent=agent, contact=contact, mrd_id=mrd_id, started_at=now, ends_at=ends_at)
+            if contact.kind == Kind.TASK:
+                changes = {"cce_task_id": f"{mrd_id}_{contact.pk}_{contact.attempt}", "agent_id": agent.agent_id,
+                           "due_at": ends_at}
+                row = lifecycle.transition(
+                    contact, State.RESERVED, Reason.EXTERNALLY_ROUTED, source=Source.CCE, changes=changes
+                )
+            else:
+                changes = {"agent_id": agent.agent_id, "due_at": None}
+                row = lifecycle.transition(
+                    contact, State.HANDLED, Reason.EXTERNALLY_HANDLED, source=Source.CCE, changes=changes
+                )
+            if row is None:
+                raise _NotRouted
+    except (TransitionRefused, _NotRouted, IntegrityError) as refused:
+        log.info("contact %s not routed: %s", contact.pk, refused)
+        return False
+    return True
+
+
+def draw_handle_seconds(agent: Agent) -> float:
+    """A handle time from the agent's range, scaled by CCE_HANDLE_TIME_SCALE (tests make it tiny)."""
+    return random.uniform(agent.handle_time_min, agent.handle_time_max) * settings.CCE_HANDLE_TIME_SCALE
+
+
+def complete(contact: Contact, now: datetime | None = None) -> bool:
+    """T4: the agent finished a reserved task; frees its slot in the same transaction. True if it moved.
+
+    A refused move (the task is no longer reserved) is not retried; the slot is freed either way, as
+    a slot held by a contact that is no longer reserved would be lost to the agent for good.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        try:
+            row = lifecycle.transition(
+                contact, State.HANDLED, Reason.EXTERNALLY_HANDLED, source=Source.CCE, changes={"due_at": None}
+            )
+        except TransitionRefused as refused:
+            log.info("task %s not completed: %s", contact.pk, refused)
+            row = None
+        mrd_id = release_slot(contact.pk, now)
+        if row is None and mrd_id is not None:
+            route_after_commit(mrd_id)  # T4 itself has routing enqueued by contacts.followups
+    return row is not None
+
+
+def release_slot(contact_id: int, now: datetime | None = None) -> int | None:
+    """Close the contact's open assignment, if any; returns its MRD (for the caller to route), or None."""
+    now = now or timezone.now()
+    mrd_id = (
+        AgentAssignment.objects.filter(contact_id=contact_id, released_at__isnull=True)
+        .values_list("mrd_id", flat=True)
+        .first()
+    )
+    if mrd_id is None:
+        return None
+    AgentAssignment.objects.filter(contact_id=contact_id, released_at__isnull=True).update(released_at=now)
+    return mrd_id
+
+
+def release_due_slots(now: datetime) -> int:
+    """Free the slots whose time is up and whose contact no longer waits on them (callbacks' calls).
+
+    Reserved tasks are left to `complete()`, which frees their slot together with T4. The sweep
+    routes the MRDs that now have free slots and waiting contacts.
+    """
+    due = AgentAssignment.objects.filter(released_at__isnull=True, ends_at__lte=now).exclude(
+        contact__state=State.RESERVED
+    )
+    # One UPDATE with the filter in it: a slot another sweep freed meanwhile is not counted twice.
+    return due.update(released_at=now)
+
+
+def route_after_commit(mrd_id: int) -> None:
+    """Run routing for the MRD once the current transaction commits (a slot freed, an agent ready...)."""
+    from .. import tasks
+
+    transaction.on_commit(lambda: tasks.route_mrd.delay(mrd_id))
+
+
+def mrds_worth_routing() -> set[int]:
+    """MRDs with routing enabled, a contact in the queue and a ready agent with a free slot.
+
+    The sweep routes these again, which also recovers a routing message lost with a killed worker
+    and picks up contacts whose script delay has passed.
+    """
+    waiting = set(queues.in_queue().exclude(cce_mrd_id=None).values_list("cce_mrd_id", flat=True).distinct())
+    enabled = MediaRoutingDomain.objects.filter(pk__in=waiting, routing_enabled=True).values_list("pk", flat=True)
+    return {mrd_id for mrd_id in enabled if any(queues.free_slots(agent) for agent in queues.ready_agents(mrd_id))}
