@@ -189,6 +189,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Enqueueing happens after commit, inside web requests: with Redis down, give up fast (the
+# reconciler re-enqueues from the database) rather than hold an API answer for seconds.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TIMEZONE = "UTC"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,6 +255,12 @@ CCE_CANCEL_LATENCY_SECONDS = env_number("CCE_CANCEL_LATENCY_SECONDS", 2.0)
 CCE_HANDLE_TIME_SCALE = env_number("CCE_HANDLE_TIME_SCALE", 1.0)
 
 CELERY_BEAT_SCHEDULE = {
+    "dashboard-heartbeat": {
+        "task": "contacts.broadcast.send_heartbeat",
+        "schedule": 5.0,
+        # Only the newest heartbeat matters: one nobody ran in time is dropped, not queued up.
+        "options": {"expires": 5.0},
+    },
     "cce-sweep-due": {
         "task": "contacts.tasks.sweep_due",
         "schedule": CCE_SWEEP_SECONDS,

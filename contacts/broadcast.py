@@ -11,6 +11,16 @@ Event (JSON object, sent to the Channels group `DASHBOARD_GROUP` as type `contac
     comment     free text ("" if none)
     at          ISO 8601 time of the move
     feed, mrd, script_selector, name, title: the contact's grouping and display fields
+    cce_script_selector  the script selector the CCE used ("" until submitted; "script_selector"
+                falls back to the requested one)
+    created     ISO 8601 time the contact was created (list pages show its age)
+    estimated_wait, attempt, cce_task_id, agent_id: the contact's CCE fields (the detail page)
+The contact fields are the contact's values when the event is built: at the move for a live
+event, now for one fetched again from the events endpoint.
+
+Heartbeat (type `contact.heartbeat`, every few seconds from Celery beat via `send_heartbeat`):
+    last_id     the newest committed Transition id; a page that has seen less is behind and resyncs
+    at          ISO 8601 time it was sent
 Messages are hints; the database is the truth (DESIGN invariant 3).
 """
 
@@ -20,7 +30,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
+from celery import shared_task
 from channels.layers import get_channel_layer
+from django.db.models import Max
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from .models import Transition
@@ -31,6 +44,7 @@ DASHBOARD_GROUP = "dashboard"
 
 
 def transition_event(row: Transition) -> dict:
+    """The event for one committed move; load `row` with its contact and user to avoid a query each."""
     contact = row.contact
     return {
         "id": row.pk,
@@ -48,12 +62,35 @@ def transition_event(row: Transition) -> dict:
         "script_selector": contact.cce_script_selector or contact.script_selector,
         "name": contact.name,
         "title": contact.title,
+        "cce_script_selector": contact.cce_script_selector,
+        "created": contact.created_at.isoformat() if contact.created_at else None,
+        "estimated_wait": contact.estimated_wait,
+        "attempt": contact.attempt,
+        "cce_task_id": contact.cce_task_id,
+        "agent_id": contact.agent_id,
     }
 
 
 def send_transition(row: Transition) -> None:
     """Publish one committed transition; call only after commit (lifecycle does)."""
     send(DASHBOARD_GROUP, {"type": "contact.event", "event": transition_event(row)})
+
+
+def latest_transition_id() -> int:
+    """The newest committed Transition id (0 when there is none); one index lookup."""
+    from .models import Transition
+
+    return Transition.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+def heartbeat_message() -> dict:
+    return {"type": "contact.heartbeat", "last_id": latest_transition_id(), "at": timezone.now().isoformat()}
+
+
+@shared_task(ignore_result=True)
+def send_heartbeat() -> None:
+    """Tell every open dashboard the newest committed id, so a page that lost events notices and resyncs."""
+    send(DASHBOARD_GROUP, heartbeat_message())
 
 
 def send(group: str, message: dict) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from .broadcast import send_heartbeat  # noqa: F401 - registers the dashboard's heartbeat task with the worker
 from .cce import actions, routing
 
 # A database that is briefly unreachable or locked is worth a few retries with backoff; after the

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import override_settings
+
+from contacts import roles
 
 
 @pytest.mark.django_db
@@ -17,8 +20,11 @@ class HomeTests:
         body = client.get("/accounts/login/?next=/").content.decode()
         assert 'name="username"' in body and 'name="password"' in body
 
-    def test_it_shows_the_page_to_a_logged_in_user(self, client, django_user_model):
-        client.force_login(django_user_model.objects.create_user("sup"))
+    def test_it_shows_the_page_to_a_supervisor(self, client, django_user_model):
+        roles.ensure_role_groups()
+        user = django_user_model.objects.create_user("sup")
+        user.groups.add(Group.objects.get(name=roles.SUPERVISORS))
+        client.force_login(user)
         assert client.get("/").status_code == 200
 
 

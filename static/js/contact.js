@@ -1,0 +1,86 @@
+// One contact's page: new moves join its timeline live and its position and CCE fields follow them.
+import { config, el, formatAge, formatWait, startLive } from "./live.js";
+
+const discardReasons = JSON.parse(document.getElementById("discard-reasons").textContent);
+const timeline = document.getElementById("timeline");
+const rows = new Map([...timeline.rows].map((tr) => [Number(tr.dataset.id), tr]));
+let newestApplied = Math.max(0, ...rows.keys());
+
+function cell(text, attrs = {}) {
+  return el("td", { text, ...attrs });
+}
+
+function buildRow(event) {
+  const [state, reason] = event.to;
+  const from = event.from ? event.from[0] : el("span", { class: "muted", text: "new" });
+  return el(
+    "tr",
+    { dataset: { id: event.id, at: event.at, state } },
+    el("td", {}, el("time", { datetime: event.at, text: new Date(event.at).toLocaleString([], { hour12: false }) })),
+    el("td", {}, from, " → ", el("span", { class: "badge", text: state })),
+    cell(reason || "—", { title: reason }),
+    cell(event.rule),
+    cell(event.source),
+    cell(event.user || "—"),
+    cell(event.comment, { class: "prose" }),
+    cell("", { class: "num", "data-field": "spent" }),
+  );
+}
+
+function insertInOrder(tr, id) {
+  // Ids grow by insert, not commit: a late event may belong above rows already drawn.
+  const after = [...timeline.rows].find((row) => Number(row.dataset.id) > id);
+  timeline.insertBefore(tr, after || null);
+}
+
+function recomputeSpent() {
+  let previous = null;
+  for (const tr of timeline.rows) {
+    const at = Date.parse(tr.dataset.at);
+    tr.querySelector('[data-field="spent"]').textContent = previous === null ? "—" : formatAge((at - previous) / 1000);
+    previous = at;
+  }
+}
+
+function setField(name, text) {
+  const node = document.querySelector(`[data-field="${name}"]`);
+  if (node) node.textContent = text;
+}
+
+function showPosition(event) {
+  const [state, reason] = event.to;
+  document.getElementById("position").dataset.state = state;
+  setField("state", state);
+  setField("reason", reason || "—");
+  setField("mrd", event.mrd ?? "not yet submitted");
+  setField("cce_script_selector", event.cce_script_selector || "not yet submitted");
+  setField("estimated_wait", formatWait(event.estimated_wait));
+  setField("attempt", event.attempt);
+  setField("cce_task_id", event.cce_task_id || "—");
+  setField("agent_id", event.agent_id || "—");
+  const discard = document.getElementById("discard");
+  const info = state === "discarded" ? discardReasons[reason] : null;
+  discard.hidden = !info;
+  if (info) {
+    setField("cause", info.cause);
+    setField("fix", info.fix);
+  }
+}
+
+function apply(events) {
+  let changed = false;
+  for (const event of events) {
+    if (rows.has(event.id)) continue;
+    const tr = buildRow(event);
+    rows.set(event.id, tr);
+    insertInOrder(tr, event.id);
+    changed = true;
+    if (event.id > newestApplied) {
+      newestApplied = event.id;
+      showPosition(event);
+    }
+  }
+  if (changed) recomputeSpent();
+}
+
+startLive({ apply, contact: config.contact, seen: [...rows.keys()] });

@@ -1,0 +1,258 @@
+// The dashboard pages' live feed: the WebSocket, dedupe by id, resync from the events endpoint, the status.
+//
+// The database is the truth and messages are hints (DESIGN invariant 3): transition ids grow by insert,
+// not by commit, and the channel layer may drop messages. So the page remembers the newest id it has
+// seen, dedupes by id, and re-reads the events after (that id - a safety window) whenever it
+// (re)connects, whenever a heartbeat names a newer id than it has seen, and every so often anyway.
+
+const config = JSON.parse(document.getElementById("live-config").textContent);
+
+const PAGE_LIMIT = 500;
+const MAX_PAGES = 20; // further behind than this, reading events is slower than reloading the data
+const BEHIND_GRACE_MS = 1500; // an event may trail the heartbeat that already counts it
+const SWEEP_MS = 30000;
+const STATUS_TEXT = {
+  connecting: "connecting…",
+  live: "live",
+  reconnecting: "reconnecting…",
+  behind: "behind — catching up",
+  "signed-out": "signed out",
+  forbidden: "no permission",
+};
+
+export { config };
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function formatAge(seconds) {
+  // The same format as contacts.dashboard.format_age.
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.max(0, Math.floor(seconds));
+  const pad = (n) => String(n).padStart(2, "0");
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+export function formatWait(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 0) return "unknown";
+  return seconds === 0 ? "now" : formatAge(seconds);
+}
+
+export function formatTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString([], { hour12: false });
+}
+
+export function shortReason(reason) {
+  // The same as contacts.dashboard.short_reason.
+  return (reason || "").replace(/^NOTIFICATION_/, "").replaceAll("_", " ").toLowerCase() || "—";
+}
+
+function tickAges() {
+  const now = Date.now();
+  for (const node of document.querySelectorAll("[data-since]")) {
+    const text = formatAge((now - Date.parse(node.dataset.since)) / 1000);
+    if (node.textContent !== text) node.textContent = text;
+  }
+}
+
+function setStatus(state) {
+  const node = document.getElementById("live-status");
+  if (!node || node.dataset.state === state) return;
+  node.dataset.state = state;
+  node.textContent = STATUS_TEXT[state] || state;
+}
+
+export function showAlert(message, linkText, href) {
+  const alert = document.getElementById("live-alert");
+  const children = [message];
+  if (linkText) children.push(" — ", el("a", { href, text: linkText }));
+  alert.replaceChildren(...children);
+  alert.hidden = false;
+}
+
+// Starts the live feed. `apply(events)` gets each batch of unseen events (in arrival order) once per
+// animation frame; `contact` limits resync reads to one contact; `seen` are ids the page already shows;
+// `onHeartbeat(lastId)` and `onGap()` (too far behind to read every event) are optional.
+export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => {}, onGap = null }) {
+  let lastId = config.last_id;
+  let socket = null;
+  let retries = 0;
+  let holdUntil = 0;
+  let stopped = false;
+  let resyncing = null;
+  let resyncAgain = false;
+  let lastResync = 0;
+  let behindTimer = null;
+  let queue = [];
+  let flushScheduled = false;
+  const seenIds = new Set(seen);
+
+  function flush() {
+    if (!flushScheduled) return;
+    flushScheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length) apply(batch);
+  }
+
+  function scheduleFlush() {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    // One render per frame however many events arrive; the timer covers hidden tabs, where
+    // animation frames stop but events keep coming.
+    requestAnimationFrame(flush);
+    setTimeout(flush, 1000);
+  }
+
+  function accept(events) {
+    for (const event of events) {
+      if (seenIds.has(event.id)) continue;
+      seenIds.add(event.id);
+      if (event.id > lastId) lastId = event.id;
+      if (contact && event.contact !== contact) continue;
+      queue.push(event);
+    }
+    if (seenIds.size > 50000) {
+      // Ids far below the resync window are never read again; forget them.
+      for (const id of seenIds) if (id < lastId - 10 * config.window) seenIds.delete(id);
+    }
+    if (queue.length) scheduleFlush();
+  }
+
+  async function readEvents() {
+    const params = new URLSearchParams({ after: Math.max(0, lastId - config.window), limit: PAGE_LIMIT });
+    if (contact) params.set("contact", contact);
+    let url = `${config.events}?${params}`;
+    for (let pages = 0; url; pages++) {
+      if (pages >= MAX_PAGES) return gap();
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (response.status === 401) return signedOut();
+      if (response.status === 403) return forbidden();
+      if (!response.ok) throw new Error(`events: HTTP ${response.status}`);
+      const body = await response.json();
+      accept(body.events);
+      url = body.next;
+      // Every event up to last_id is in what we read (it was read first), holes included.
+      if (!url && body.last_id > lastId) lastId = body.last_id;
+    }
+    return true;
+  }
+
+  function resync(why) {
+    if (resyncing) {
+      resyncAgain = true;
+      return resyncing;
+    }
+    if (why === "behind") setStatus("behind");
+    lastResync = Date.now();
+    resyncing = readEvents()
+      .then((ok) => {
+        if (ok && socket && socket.readyState === WebSocket.OPEN) setStatus("live");
+      })
+      .catch(() => setTimeout(() => resync(why), 2000))
+      .finally(() => {
+        resyncing = null;
+        if (resyncAgain && !stopped) {
+          resyncAgain = false;
+          resync(why);
+        }
+      });
+    return resyncing;
+  }
+
+  function gap() {
+    if (onGap) onGap();
+    else showAlert("Many changes were missed while disconnected", "reload the page", location.href);
+    return false;
+  }
+
+  function heartbeat(id) {
+    onHeartbeat(id);
+    if (id > lastId) {
+      clearTimeout(behindTimer);
+      behindTimer = setTimeout(() => {
+        if (lastId < id) resync("behind");
+      }, BEHIND_GRACE_MS);
+    } else if (Date.now() - lastResync > SWEEP_MS) {
+      // A dropped message whose successors arrived leaves no trace in the heartbeat; re-read the window.
+      resync("sweep");
+    }
+  }
+
+  function stop() {
+    stopped = true;
+    clearTimeout(behindTimer);
+    if (socket) socket.close();
+  }
+
+  function signedOut() {
+    stop();
+    setStatus("signed-out");
+    showAlert("You are signed out", "log in again", config.login);
+    return false;
+  }
+
+  function forbidden() {
+    stop();
+    setStatus("forbidden");
+    showAlert("Your account may not view the live dashboard (it needs the view_dashboard permission)");
+    return false;
+  }
+
+  function open() {
+    if (stopped) return;
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + location.host + config.socket);
+    socket = ws;
+    ws.onopen = () => {
+      retries = 0;
+      resync("reconnect");
+    };
+    ws.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (data.type === "event") accept([data.event]);
+      else if (data.type === "heartbeat") heartbeat(data.last_id);
+    };
+    ws.onclose = (closed) => {
+      if (socket === ws) socket = null;
+      if (closed.code === 4401) return signedOut();
+      if (closed.code === 4403) return forbidden();
+      if (stopped) return;
+      setStatus("reconnecting");
+      // Exponential backoff with jitter, so a restarted server is not hit by every browser at once.
+      const backoff = Math.min(15000, 500 * 2 ** retries++) * (0.5 + Math.random() / 2);
+      setTimeout(open, Math.max(backoff, holdUntil - Date.now()));
+    };
+  }
+
+  // Test hook: drop the connection as a network failure would; `holdMs` keeps it down at least that long.
+  window.ccpdash = {
+    closeSocket(holdMs = 0) {
+      holdUntil = Date.now() + holdMs;
+      setStatus("reconnecting");
+      if (socket) socket.close();
+    },
+    lastId: () => lastId,
+    status: () => document.getElementById("live-status")?.dataset.state,
+  };
+
+  setStatus("connecting");
+  tickAges();
+  setInterval(tickAges, 1000);
+  open();
+  return { resync, signedOut, forbidden };
+}
