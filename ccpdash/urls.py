@@ -1,4 +1,4 @@
-"""Top-level URL configuration: the CCP API, the admin, authentication and the dashboard."""
+"""Top-level URL configuration: the CCP API, the admin, authentication, the dashboard and its workflows."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -8,4 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
+    path("", include("contacts.alert_urls")),
+    path("", include("contacts.workflow_urls")),
 ]
