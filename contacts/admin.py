@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from . import alerts_admin  # noqa: F401 - registers the queue alert rules and alerts
 from .cce import admin as cce_admin  # noqa: F401 - registers the mock CCE's models
 from .models import Contact, Feed, FeedNotification, Transition
+from .workflow_admin import MANAGE_PERMISSION, cancel_selected, resubmit_selected
 
 
 class FeedNotificationInline(admin.StackedInline):
@@ -68,6 +70,11 @@ class ContactAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     inlines = [TransitionInline]
+    # Through contacts.actions, as the dashboard's buttons; each asks for confirmation first.
+    actions = [resubmit_selected, cancel_selected]
+
+    def has_manage_permission(self, request) -> bool:
+        return request.user.has_perm(MANAGE_PERMISSION)
 
 
 @admin.register(Transition)

@@ -24,7 +24,7 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import ccpxml, lifecycle
+from . import actions, ccpxml, lifecycle
 from .ccpxml import ApiError
 from .followups import CANCEL_REQUESTED
 from .lifecycle import Kind, Source, State
@@ -34,7 +34,6 @@ _CONTACT_ID = re.compile(r"[0-9A-Fa-f]{32}")
 _FEED_ID = re.compile(r"[0-9]{1,10}")
 _DIGITS = re.compile(r"[0-9]{1,18}")
 _MAX_FEED_ID = 2**31 - 1  # the largest id every database's integer column holds
-CANCEL_TARGET = {Kind.CALLBACK: lifecycle.CB_CANCELLING, Kind.TASK: lifecycle.TASK_CANCELLING}
 
 
 class Refusal(Exception):
@@ -129,15 +128,10 @@ def renotify_task(request: HttpRequest, contact_id: str) -> HttpResponse:
     payload, errors = ccpxml.parse_renotify(_body(request), request.content_type or "")
     if errors:
         raise Refusal(400, errors)
-    changes = {"script_selector": payload.script_selector} if payload.script_selector else None
     try:
-        row = lifecycle.transition(
-            contact, *lifecycle.TASK_RENOTIFYING, source=Source.API, comment=payload.reason, changes=changes
-        )
-    except lifecycle.TransitionRefused as refused:
-        raise _not_now(412, "renotify", refused.actual) from None
-    if row is None:  # already renotifying: a no-op is not a renotify
-        raise _not_now(412, "renotify", contact.pair)
+        actions.renotify(contact, source=Source.API, comment=payload.reason, script_selector=payload.script_selector)
+    except actions.ActionRefused as refused:
+        raise _not_now(412, "renotify", refused.pair) from None
     return HttpResponse(status=200)
 
 
@@ -253,15 +247,10 @@ def _url(request: HttpRequest, url_name: str, contact: Contact) -> str:
 
 def _cancel(contact: Contact) -> HttpResponse:
     """C5/T6, accepted only where the table lists it: not while a cancel is already in flight."""
-    target = CANCEL_TARGET[contact.kind]
-    if lifecycle.rule_for(contact.kind, contact.pair, target) is None:
-        raise _not_now(400, "cancel", contact.pair)
     try:
-        row = lifecycle.transition(contact, target.state, target.reason, source=Source.API)
-    except lifecycle.TransitionRefused as refused:
-        raise _not_now(400, "cancel", refused.actual) from None
-    if row is None:  # a concurrent DELETE made the same move first
-        raise _not_now(400, "cancel", target)
+        actions.request_cancel(contact, source=Source.API)
+    except actions.ActionRefused as refused:
+        raise _not_now(400, "cancel", refused.pair) from None
     return HttpResponse(status=200)
 
 

@@ -58,6 +58,17 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def contact_event(self, message: dict) -> None:
         await self.send_json({"type": "event", "event": message["event"]})
 
+    async def job_progress(self, message: dict) -> None:
+        # A bulk job's progress (contacts.workflows.progress documents it); the job page follows it.
+        await self.send_json({"type": "job", "job": message["job"]})
+
+    async def alert_ack(self, message: dict) -> None:
+        # Alert messages (contacts.alerts documents them) go to the page as they were sent.
+        await self.send_json(message)
+
+    async def alert_queue(self, message: dict) -> None:
+        await self.send_json(message)
+
     async def contact_heartbeat(self, message: dict) -> None:
         # A session can expire or be logged out while the socket stays open; the heartbeat is
         # the moment to notice, at most every SESSION_RECHECK_SECONDS per socket.

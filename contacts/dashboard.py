@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from . import broadcast
-from .cce.models import AgentAssignment, CceSettings, MediaRoutingDomain
+from .cce.models import AgentAssignment, MediaRoutingDomain
 from .lifecycle import State
 from .models import Contact, Transition
 
@@ -331,7 +331,9 @@ def agents_panel() -> list[dict]:
 
 
 def throttle_backlog() -> dict:
-    """The throttle backlog: contacts kept unread with a due time (their release), its size and the rate."""
-    cce = CceSettings.load()
-    waiting = Contact.objects.filter(state=State.UNREAD, due_at__isnull=False).count()
-    return {"length": waiting, "size": cce.backlog_size, "per_minute": cce.throttle_per_minute}
+    """The throttle backlog (unread contacts waiting for admission), its size, the rate and its use."""
+    from .cce import throttle
+
+    usage = throttle.usage()
+    return {"length": usage.backlog_length, "size": usage.backlog_size, "per_minute": usage.limit,
+            "used": usage.used, "window_seconds": usage.window_seconds}

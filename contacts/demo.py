@@ -93,6 +93,8 @@ DEMO_AGENTS = {
     "2001": ("Grace", 1, True, 1, 5, 15),
     "2002": ("Heidi", 1, True, 1, 5, 15),
 }
+# Spec §6's rate and backlog, connection up. The README's recipes for the throttle, connection loss and
+# CCP restart change these in the admin; seed_demo puts them back.
 DEMO_CCE_SETTINGS = {"connection_up": True, "throttle_per_minute": 375, "backlog_size": 10000}
 
 

@@ -1,7 +1,10 @@
 """The work a contact's new position calls for, enqueued after the transition that put it there commits.
 
-The reconciler (contacts.tasks) re-enqueues the same work for contacts whose message was lost, so
-this mapping and the reconciler's queries must name the same positions.
+When a message is lost (a killed worker, a restarted broker) the same work is found again from the
+positions: unread → the reconciler drains the backlog, renotifying → the reconciler resubmits it,
+cancel requested → the sweep performs it when due, waiting in a queue or a slot freed → the sweep
+routes the MRD (contacts.cce.reconcile, contacts.cce.actions.sweep). A position added here needs
+its line there too.
 """
 
 from __future__ import annotations

@@ -139,7 +139,11 @@ class Transition(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["to_state", "to_reason", "created_at"], name="transition_to_time_idx")]
+        indexes = [
+            models.Index(fields=["to_state", "to_reason", "created_at"], name="transition_to_time_idx"),
+            # The throttle counts admissions (moves out of unread) in its window.
+            models.Index(fields=["from_state", "created_at"], name="transition_from_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.from_pair} → {self.to_pair}"
@@ -153,6 +157,9 @@ class Transition(models.Model):
         return Pair(self.to_state, self.to_reason)
 
 
+# Queue-alert rules, queue alerts and acknowledgements (a discard alert is its Transition); same app, same migrations.
+from .alerts_models import AlertAcknowledgement, QueueAlert, QueueAlertRule  # noqa: E402,F401
+
 # The mock CCE's models live in contacts/cce/ but belong to this app (its migrations, its permissions).
 from .cce.models import (  # noqa: E402,F401
     Agent,
@@ -162,3 +169,6 @@ from .cce.models import (  # noqa: E402,F401
     MediaRoutingDomain,
     RoutingScript,
 )
+
+# The admins' workflow records (audit, bulk jobs, resubmit claims); same app, same migrations.
+from .workflow_models import AuditEntry, BulkJob, ResubmitClaim  # noqa: E402,F401

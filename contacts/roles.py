@@ -18,15 +18,21 @@ SUPERVISOR_PERMISSIONS = {
     "contacts.view_feednotification",
     *(f"contacts.view_{model}" for model in CCE_MODELS),
     "contacts.view_agentassignment",
+    "contacts.acknowledge_alert",
+    "contacts.view_queuealertrule",
+    "contacts.view_queuealert",
 }
 # Admins may also act on contacts and configure feeds and the mock contact center.
 ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
     "contacts.manage_contacts",
+    "contacts.view_auditentry",
+    "contacts.view_bulkjob",
     "contacts.add_feed",
     "contacts.change_feed",
     "contacts.add_feednotification",
     "contacts.change_feednotification",
     *(f"contacts.{action}_{model}" for model in CCE_MODELS for action in ("add", "change")),
+    *(f"contacts.{action}_queuealertrule" for action in ("add", "change", "delete")),
 }
 
 ROLE_PERMISSIONS = {SUPERVISORS: SUPERVISOR_PERMISSIONS, ADMINS: ADMIN_PERMISSIONS}

@@ -3,7 +3,8 @@
 Each task reloads what it is given and calls `contacts.cce`, which re-checks the contact's position
 and returns early if the work is done; so a redelivered message (acks_late, a killed worker) or a
 duplicate enqueue does nothing twice. Timed work is never a countdown: it is a due time in the
-database acted on by `sweep_due`, which Celery beat runs every CCE_SWEEP_SECONDS.
+database acted on by `sweep_due`, which Celery beat runs every CCE_SWEEP_SECONDS; work whose message
+was lost is found from the contacts' positions by `reconcile`, run every CCE_RECONCILE_SECONDS.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from .broadcast import send_heartbeat  # noqa: F401 - registers the dashboard's heartbeat task with the worker
+# Periodic and background tasks defined beside the code they drive; imported so every worker registers them.
+from .broadcast import send_heartbeat  # noqa: F401 - the dashboard's heartbeat
 from .cce import actions, routing
+from .cce import reconcile as reconciler
+from .queue_alerts import check_queue_alerts  # noqa: F401 - raises and clears queue alerts
+from .retention import purge_finished_contacts  # noqa: F401 - retention purge
+from .workflows import resume_bulk_jobs, run_bulk_job  # noqa: F401 - bulk resubmit/cancel jobs
 
 # A database that is briefly unreachable or locked is worth a few retries with backoff; after the
 # last one the contact keeps its position, and the sweep (routing, due events) or the reconciler
@@ -28,7 +34,11 @@ RETRY = {
 
 @shared_task(**RETRY)
 def submit_contact(contact_id: int) -> None:
-    """Submit an unread contact to the CCE: queued (C2/T2) or discarded (C4/T5)."""
+    """Submit an unread contact as the throttle allows: queued (C2/T2) or discarded (C4/T5), oldest first.
+
+    Drains the throttle backlog in arrival order, so it may submit other contacts first; what the
+    rate does not admit now stays unread and is submitted by `reconcile` as the window frees.
+    """
     actions.submit(contact_id)
 
 
@@ -57,3 +67,13 @@ def sweep_due() -> None:
     Not retried: the next sweep, CCE_SWEEP_SECONDS later, does the same work.
     """
     actions.sweep()
+
+
+@shared_task
+def reconcile() -> None:
+    """Redo what a killed worker or a restarted broker lost: drain the backlog, resume stale renotifies,
+    discard queued contacts while the connection is down.
+
+    Not retried: the next run, CCE_RECONCILE_SECONDS later, does the same work.
+    """
+    reconciler.reconcile()

@@ -180,6 +180,9 @@ def contact_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "discard_reasons": {code: {"cause": r.cause, "fix": r.fix} for code, r in DISCARD_REASONS.items()},
         "live": live_config(request, last_id, contact=contact.public_id),
     }
+    from .workflow_views import detail_context  # it imports this module (forms, decorators)
+
+    context.update(detail_context(request, contact, context["timeline"]))
     return render(request, "contacts/detail.html", context)
 
 

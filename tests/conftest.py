@@ -7,6 +7,9 @@ import os
 import pytest
 from django.db import connection
 
+# Real Celery worker fixtures (worker, start_worker, kill_worker) for every test module.
+pytest_plugins = ["tests.workers"]
+
 
 def on_postgresql() -> bool:
     return connection.vendor == "postgresql"

@@ -23,8 +23,6 @@ from contacts.lifecycle import Source
 from contacts.models import Contact, Feed
 from tests.polling import wait_for
 
-pytest_plugins = ["tests.workers"]
-
 HANDLED = ("handled", "EXTERNALLY_HANDLED")
 TASK_CANCELLED = ("discarded", "NOTIFICATION_CCE_TASK_CANCEL_SUCCEEDED")
 CALLBACK_CANCELLED = ("discarded", "NOTIFICATION_CCE_CALLBACK_CANCEL_SUCCEEDED")

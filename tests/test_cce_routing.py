@@ -63,8 +63,11 @@ class RouteTests:
     def test_it_serves_an_mrd_first_in_first_out_by_queue_time(self, mrd):
         feed = Feed.objects.get(pk=100)
         created = [lifecycle.create("task", feed, name=str(i), script_selector="Q") for i in range(3)]
-        for contact in reversed(created):  # queued in the reverse order of their ids
-            actions.submit(contact.pk)
+        # Arrival (and so queue) order the reverse of the ids: the throttle submits by arrival.
+        start = timezone.now() - timedelta(minutes=1)
+        for offset, contact in enumerate(reversed(created)):
+            Contact.objects.filter(pk=contact.pk).update(created_at=start + timedelta(seconds=offset))
+        actions.submit(created[0].pk)
         agent(mrd, "1", slots=1)
         order = []
         for _ in range(3):
@@ -195,7 +198,7 @@ class SweepTests:
         agent(mrd, "1")
         routing.route(mrd.pk)
         contact.refresh_from_db()
-        CceSettings.objects.create(connection_up=False)
+        CceSettings.objects.update_or_create(pk=CceSettings.SINGLETON_ID, defaults={"connection_up": False})
         actions.sweep(now=contact.due_at)
         assert pair(contact) == RESERVED
 

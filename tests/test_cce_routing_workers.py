@@ -27,7 +27,6 @@ HANDLED = ("handled", "EXTERNALLY_HANDLED")
 RESERVED = ("reserved", "EXTERNALLY_ROUTED")
 TASK_QUEUED = ("queued", "EXTERNALLY_ROUTED")
 
-pytest_plugins = ["tests.workers"]
 
 
 def pair(contact: Contact) -> tuple[str, str]:

@@ -15,8 +15,6 @@ from contacts import broadcast, consumers, lifecycle, roles
 from contacts.lifecycle import Source
 from contacts.models import Feed, FeedType, Transition
 
-pytest_plugins = ["tests.workers"]
-
 ORIGIN = "http://testserver"
 TASK_QUEUED = ("queued", "EXTERNALLY_ROUTED")
 

@@ -165,14 +165,14 @@ class OverviewTests:
         for _ in range(2):
             contact = Contact.objects.create(kind="task", feed=feed, state="reserved", reason="EXTERNALLY_ROUTED")
             AgentAssignment.objects.create(agent=busy, contact=contact, mrd_id=1, started_at=now, ends_at=now)
-        Contact.objects.create(kind="task", feed=feed, due_at=now)  # unread with a release time: in the backlog
+        Contact.objects.create(kind="task", feed=feed)  # unread: waiting in the throttle backlog
         CceSettings.objects.create(backlog_size=50, throttle_per_minute=60)
         data = dashboard.overview()
         assert data["agents"] == [
             {"mrd": 1, "name": "Chat", "routing": True, "agents": 3, "ready": 2, "in_use": 2, "capacity": 5},
             {"mrd": 2, "name": "Email", "routing": False, "agents": 0, "ready": 0, "in_use": 0, "capacity": 0},
         ]
-        assert data["backlog"] == {"length": 1, "size": 50, "per_minute": 60}
+        assert data["backlog"] == {"length": 1, "size": 50, "per_minute": 60, "used": 0, "window_seconds": 60.0}
 
     def test_it_renders_the_overview_on_the_page_without_javascript(self, sup_client, feed):
         bulk_contacts(feed, 5)

@@ -19,8 +19,6 @@ from contacts.lifecycle import Source
 from contacts.models import Contact, Feed
 from tests.polling import wait_for
 
-pytest_plugins = ["tests.workers"]
-
 HANDLED = ("handled", "EXTERNALLY_HANDLED")
 TASK_QUEUED = ("queued", "EXTERNALLY_ROUTED")
 

@@ -3,7 +3,7 @@
 How to use it:
 
     from tests.polling import wait_for
-    pytest_plugins = ["tests.workers"]          # in the test module (or once in tests/conftest.py)
+    # tests/conftest.py loads this module as a plugin: the fixtures below are available everywhere
 
     @pytest.mark.django_db(transaction=True)    # the worker only sees committed rows
     class SomethingTests:
@@ -61,6 +61,8 @@ TEST_TIME_SCALES = {
     "CCE_SWEEP_SECONDS": "0.1",
     "CCE_HANDLE_TIME_SCALE": "0.01",
     "CCE_CANCEL_LATENCY_SECONDS": "0",
+    "CCE_RECONCILE_SECONDS": "0.2",
+    "CCE_RECONCILE_AFTER_SECONDS": "1",
 }
 
 class WorkerProcess:

@@ -1,9 +1,11 @@
-"""The mock CCE's answers to a submission, a cancel and a renotify, and the sweep of due timed events.
+"""The mock CCE's answers to a submission (as the throttle admits it), a cancel and a renotify; the due-event sweep.
 
-Each function takes an id, reloads, re-checks the contact's position and returns early if the work
-is done, so a task may run twice (acks_late redelivery, the reconciler) without harm. Every move is
-a compare-and-set through `contacts.lifecycle`; a refused move is never retried: the contact keeps
-the outcome the winner gave it.
+A submission first passes the throttle (`contacts.cce.throttle`): one transaction under the settings
+row lock admits the oldest unread contacts up to the window's free capacity, and only then asks
+`decide()`. Each function takes an id, reloads, re-checks the contact's position and returns early
+if the work is done, so a task may run twice (acks_late redelivery, the reconciler) without harm.
+Every move is a compare-and-set through `contacts.lifecycle`; a refused move is never retried: the
+contact keeps the outcome the winner gave it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ..lifecycle import (
     TransitionRefused,
 )
 from ..models import Contact, Transition
-from . import queues, routing
+from . import queues, routing, throttle
 from .decisions import Decision, decide, target
 from .models import CceSettings, MediaRoutingDomain
 
@@ -36,16 +38,70 @@ log = logging.getLogger(__name__)
 
 # Rows acted on per kind of due event in one sweep; the next sweep takes the rest.
 SWEEP_BATCH = 200
+# Contacts admitted per transaction of a backlog drain (the settings lock is held that long), and
+# transactions per drain: one submit task moves at most SUBMIT_BATCH * DRAIN_ROUNDS contacts.
+SUBMIT_BATCH = 50
+DRAIN_ROUNDS = 20
 
 
-def submit(contact_id: int) -> Transition | None:
-    """C2/T2 (queued, with the MRD, script selector and estimated wait the CCE used) or C4/T5 (discarded)."""
-    contact = Contact.objects.filter(pk=contact_id).first()
-    if contact is None or contact.pair != UNREAD:
-        return None
-    # Throttle admission (next issue) goes here, before decide() (DESIGN invariant 6): an atomic step
-    # that admits the contact, keeps it unread in the backlog with a due time, or discards it RATE_LIMITED.
-    return _decide_and_apply(contact)
+def submit(contact_id: int) -> int:
+    """Submit `contact_id` by draining the throttle backlog in arrival order; returns the moves made.
+
+    The contact goes when the throttle admits it: now, or later from the reconciler's drain, unless
+    a full backlog discards it (RATE_LIMITED). Draining instead of submitting just this contact keeps
+    arrival order whichever worker runs first, and makes the task idempotent: once the contact has
+    left `unread` (another drain took it) there is nothing to do.
+    """
+    if not Contact.objects.filter(pk=contact_id, state=UNREAD.state, reason=UNREAD.reason).exists():
+        return 0
+    return drain_backlog()
+
+
+def drain_backlog(rounds: int = DRAIN_ROUNDS) -> int:
+    """Admit unread contacts as the throttle allows, a batch per transaction; returns the moves made."""
+    moved = 0
+    for _ in range(rounds):
+        done, more = _drain_once()
+        moved += done
+        if not more:
+            break
+    return moved
+
+
+def _drain_once() -> tuple[int, bool]:
+    """One admission step (DESIGN invariant 6: before decide()), atomic under the settings row lock.
+
+    Submits the oldest unread contacts up to the free capacity (C2/T2 or C4/T5); if that uses the
+    rate up, discards the newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The
+    lock makes count-then-admit one step across all workers. Returns (moves, whether more may be due).
+    """
+    with transaction.atomic():
+        cce = throttle.lock_settings()
+        free = throttle.free_capacity(cce)
+        take = SUBMIT_BATCH if free is None else min(free, SUBMIT_BATCH)
+        batch = list(throttle.backlog()[:take])
+        admitted = sum(_decide_and_apply(contact) is not None for contact in batch)
+        limited = 0
+        if free is not None and free <= take:  # the rate is used up: the backlog keeps the rest, if it can
+            limited = sum(_rate_limit(contact) for contact in throttle.beyond_backlog(cce.backlog_size, SUBMIT_BATCH))
+    more = (len(batch) == SUBMIT_BATCH and (free is None or free > SUBMIT_BATCH)) or limited == SUBMIT_BATCH
+    return admitted + limited, more
+
+
+def _rate_limit(contact: Contact) -> bool:
+    try:
+        return lifecycle.transition(contact, State.DISCARDED, Reason.RATE_LIMITED, source=Source.CCE) is not None
+    except TransitionRefused as refused:
+        log.info("rate-limit discard of contact %s not applied: %s", contact.pk, refused)
+        return False
+
+
+def resume_renotifies(cutoff: datetime) -> int:
+    """Resubmit tasks renotifying since before `cutoff`, whose renotify message was lost (a killed worker)."""
+    stale = Contact.objects.filter(
+        state=TASK_RENOTIFYING.state, reason=TASK_RENOTIFYING.reason, updated_at__lte=cutoff
+    ).order_by("updated_at", "id")
+    return sum(renotify(contact_id) is not None for contact_id in stale.values_list("pk", flat=True)[:SWEEP_BATCH])
 
 
 def renotify(contact_id: int) -> Transition | None:

@@ -2,15 +2,19 @@
 
 Saving a ready agent, or an MRD with routing enabled, runs routing for that MRD after commit, so
 contacts waiting there are picked up at once (spec §5: "an agent becomes ready or routing is re-enabled").
+The CCE settings carry the admin's what-ifs: MR PG connection down / up and "Simulate CCP restart"
+(contacts.cce.recovery), and the throttle with its current window and backlog.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from . import queues, routing
+from .. import tasks
+from . import queues, recovery, routing, throttle
 from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 
 
@@ -145,10 +149,65 @@ class AgentAssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(CceSettings)
 class CceSettingsAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "connection_up", "throttle_per_minute", "backlog_size"]
+    """The one settings row. Its actions act on the CCE as a whole, whichever row is ticked."""
+
+    list_display = ["__str__", "connection_up", "throttle_per_minute", "backlog_size", "window_usage", "backlog"]
+    actions = ["set_connection_down", "set_connection_up", "simulate_ccp_restart"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        # The actions need a row to tick: the singleton always exists once someone looks.
+        CceSettings.objects.get_or_create(pk=CceSettings.SINGLETON_ID)
+        return super().changelist_view(request, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not CceSettings.objects.exists()
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description="admitted in the current window")
+    def window_usage(self, cce: CceSettings) -> str:
+        usage = throttle.usage()
+        limit = usage.limit or "unlimited"
+        return f"{usage.used} of {limit} in {usage.window_seconds:g} s"
+
+    @admin.display(description="backlog (unread)")
+    def backlog(self, cce: CceSettings) -> str:
+        return f"{throttle.backlog_length()} of {cce.backlog_size}"
+
+    def save_model(self, request: HttpRequest, obj: CceSettings, form, change: bool) -> None:
+        # The connection flag changes only through recovery.set_connection, which applies its outcomes.
+        wanted = obj.connection_up
+        obj.connection_up = CceSettings.load().connection_up
+        super().save_model(request, obj, form, change)
+        if wanted != obj.connection_up:
+            self._set_connection(request, wanted)
+            obj.connection_up = wanted
+        # A raised limit or a larger backlog takes effect at once, not at the next reconcile.
+        transaction.on_commit(lambda: tasks.reconcile.delay(), robust=True)
+
+    def _set_connection(self, request: HttpRequest, up: bool) -> None:
+        discarded = recovery.set_connection(up, user=request.user)
+        if up:
+            self.message_user(request, "MR PG connection up: routing runs again.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"MR PG connection down: {discarded} queued contact(s) discarded with "
+                "NOTIFICATION_CCE_CONNECTION_FAILURE; new submissions are discarded too.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Set the MR PG connection down", permissions=["change"])
+    def set_connection_down(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_connection(request, False)
+
+    @admin.action(description="Set the MR PG connection up", permissions=["change"])
+    def set_connection_up(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_connection(request, True)
+
+    @admin.action(description="Simulate CCP restart", permissions=["change"])
+    def simulate_ccp_restart(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = recovery.simulate_ccp_restart(user=request.user)
+        summary = ", ".join(f"{count} {label}" for label, count in done.items())
+        self.message_user(request, f"CCP restarted: {summary}; unread contacts are submitted now.", messages.SUCCESS)

@@ -20,7 +20,7 @@ from .. import lifecycle
 from ..lifecycle import Kind, Reason, Source, State, TransitionRefused
 from ..models import Contact
 from . import queues
-from .models import Agent, AgentAssignment, DialedNumber, MediaRoutingDomain
+from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,10 @@ def route(mrd_id: int) -> int:
         # Read the clock only once the lock is held: a slot freed while we waited for it was freed
         # before this time, so the slot history never shows two contacts in one slot at once.
         now = timezone.now()
-        # MR PG connection loss (next issue) will stop routing here while the connection is down.
+        if not CceSettings.load().connection_up:
+            # The router cannot reach CCP while the MR PG connection is down: nothing is handed out
+            # (bringing the connection up routes again).
+            return 0
         agents = [agent for agent in queues.ready_agents(mrd.pk) if queues.free_slots(agent)]
         if not agents:
             return 0
@@ -177,8 +180,10 @@ def mrds_worth_routing() -> set[int]:
     """MRDs with routing enabled, a contact in the queue and a ready agent with a free slot.
 
     The sweep routes these again, which also recovers a routing message lost with a killed worker
-    and picks up contacts whose script delay has passed.
+    and picks up contacts whose script delay has passed. None while the MR PG connection is down.
     """
+    if not CceSettings.load().connection_up:
+        return set()
     waiting = set(queues.in_queue().exclude(cce_mrd_id=None).values_list("cce_mrd_id", flat=True).distinct())
     enabled = MediaRoutingDomain.objects.filter(pk__in=waiting, routing_enabled=True).values_list("pk", flat=True)
     return {mrd_id for mrd_id in enabled if any(queues.free_slots(agent) for agent in queues.ready_agents(mrd_id))}

@@ -1,9 +1,15 @@
-// One contact's page: new moves join its timeline live and its position and CCE fields follow them.
+// One contact's page: new moves join its timeline live and its position and CCE fields follow them; an
+// admin's actions (resubmit, cancel) follow the position too. Audit rows (data-audit) sit in the timeline
+// by time; only transition rows (data-id) count for ordering and "time in previous state".
 import { config, el, formatAge, formatWait, startLive } from "./live.js";
+import "./resubmit.js";
 
 const discardReasons = JSON.parse(document.getElementById("discard-reasons").textContent);
+const workflowNode = document.getElementById("workflow-config");
+const workflow = workflowNode ? JSON.parse(workflowNode.textContent) : null;
 const timeline = document.getElementById("timeline");
-const rows = new Map([...timeline.rows].map((tr) => [Number(tr.dataset.id), tr]));
+const moveRows = () => [...timeline.rows].filter((tr) => tr.dataset.id);
+const rows = new Map(moveRows().map((tr) => [Number(tr.dataset.id), tr]));
 let newestApplied = Math.max(0, ...rows.keys());
 
 function cell(text, attrs = {}) {
@@ -29,13 +35,13 @@ function buildRow(event) {
 
 function insertInOrder(tr, id) {
   // Ids grow by insert, not commit: a late event may belong above rows already drawn.
-  const after = [...timeline.rows].find((row) => Number(row.dataset.id) > id);
+  const after = moveRows().find((row) => Number(row.dataset.id) > id);
   timeline.insertBefore(tr, after || null);
 }
 
 function recomputeSpent() {
   let previous = null;
-  for (const tr of timeline.rows) {
+  for (const tr of moveRows()) {
     const at = Date.parse(tr.dataset.at);
     tr.querySelector('[data-field="spent"]').textContent = previous === null ? "—" : formatAge((at - previous) / 1000);
     previous = at;
@@ -65,7 +71,39 @@ function showPosition(event) {
     setField("cause", info.cause);
     setField("fix", info.fix);
   }
+  showActions(state, reason);
 }
+
+function showActions(state, reason) {
+  // What an admin may do follows the position; the server checks again on every request.
+  if (!workflow) return;
+  const verdict = document.getElementById("verdict");
+  if (verdict) verdict.hidden = true; // decide()'s verdict was for the position the page was drawn at
+  const resubmit = state === "discarded" && !workflow.cancel_succeeded.includes(reason);
+  document.getElementById("resubmit-control").hidden = !resubmit;
+  document.getElementById("resubmit-refusal").hidden = true;
+  const cancel = workflow.cancel_from.some(([s, r]) => s === state && r === reason);
+  document.getElementById("cancel-form").hidden = !cancel;
+}
+
+function addAuditRow(audit) {
+  if (!audit || timeline.querySelector(`tr[data-audit="${audit.id}"]`)) return;
+  const tr = el(
+    "tr",
+    { class: "audit", dataset: { audit: audit.id, at: audit.at } },
+    el("td", {}, el("time", { datetime: audit.at, text: new Date(audit.at).toLocaleString([], { hour12: false }) })),
+    el("td", { colspan: 3 }, el("span", { class: "badge audit-badge", text: audit.action })),
+    cell(audit.source || "—"),
+    cell(audit.user || "—"),
+    cell(audit.comment, { class: "prose" }),
+    cell("", { class: "num" }),
+  );
+  timeline.append(tr);
+}
+
+document.addEventListener("ccpdash:resubmitted", (event) => {
+  if (event.detail.contact === config.contact || event.detail.original === config.contact) addAuditRow(event.detail.audit);
+});
 
 function apply(events) {
   let changed = false;

@@ -1,6 +1,7 @@
 // The contact list: rows on the page follow their contacts live; new matching contacts wait behind an
 // "N new — show" bar, so nothing moves under the reader until they ask.
 import { config, el, formatAge, startLive } from "./live.js";
+import "./resubmit.js"; // window.ccpdash.resubmit: the alerts' toasts open the resubmit dialog with it
 
 const filters = config.filters || {};
 const tbody = document.getElementById("contact-rows");

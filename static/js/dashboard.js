@@ -1,6 +1,7 @@
 // The queue overview page: refreshes the counters from /overview when events arrive (at most once a
 // second) and keeps the recent-activity list from the live events.
 import { config, el, formatTime, formatWait, shortReason, startLive } from "./live.js";
+import "./resubmit.js"; // window.ccpdash.resubmit: the alert list and toasts open the resubmit dialog with it
 
 const RECENT = 30;
 const REFRESH_MS = 1000;

@@ -119,9 +119,11 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
   }
 
   function accept(events) {
+    const fresh = [];
     for (const event of events) {
       if (seenIds.has(event.id)) continue;
       seenIds.add(event.id);
+      fresh.push(event);
       if (event.id > lastId) lastId = event.id;
       if (contact && event.contact !== contact) continue;
       queue.push(event);
@@ -131,6 +133,8 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
       for (const id of seenIds) if (id < lastId - 10 * config.window) seenIds.delete(id);
     }
     if (queue.length) scheduleFlush();
+    // The page's other modules (alerts.js, charts.js) get every new event once, whatever this page filters.
+    if (fresh.length) window.dispatchEvent(new CustomEvent("ccpdash:events", { detail: fresh }));
   }
 
   async function readEvents() {
@@ -221,11 +225,14 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
     ws.onopen = () => {
       retries = 0;
       resync("reconnect");
+      window.dispatchEvent(new Event("ccpdash:open")); // others resync what they keep (alerts, charts)
     };
     ws.onmessage = (message) => {
       const data = JSON.parse(message.data);
       if (data.type === "event") accept([data.event]);
       else if (data.type === "heartbeat") heartbeat(data.last_id);
+      // Heartbeats and other modules' messages (alert.ack, alert.queue) go to whoever listens.
+      if (data.type !== "event") window.dispatchEvent(new CustomEvent("ccpdash:message", { detail: data }));
     };
     ws.onclose = (closed) => {
       if (socket === ws) socket = null;
@@ -240,7 +247,8 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
   }
 
   // Test hook: drop the connection as a network failure would; `holdMs` keeps it down at least that long.
-  window.ccpdash = {
+  // Merged, not replaced: other modules hang their own entry points here (resubmit.js: ccpdash.resubmit).
+  window.ccpdash = Object.assign(window.ccpdash || {}, {
     closeSocket(holdMs = 0) {
       holdUntil = Date.now() + holdMs;
       setStatus("reconnecting");
@@ -248,7 +256,7 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
     },
     lastId: () => lastId,
     status: () => document.getElementById("live-status")?.dataset.state,
-  };
+  });
 
   setStatus("connecting");
   tickAges();

@@ -35,7 +35,6 @@ from contacts.lifecycle import Source
 from contacts.models import Contact, Feed, FeedType
 from tests.polling import wait_for
 
-pytest_plugins = ["tests.workers"]
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
