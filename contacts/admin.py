@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from . import alerts_admin  # noqa: F401 - registers the queue alert rules and alerts
+from .admin_base import ReadOnlyAdmin
 from .cce import admin as cce_admin  # noqa: F401 - registers the mock CCE's models
 from .models import Contact, Feed, FeedNotification, Transition
 from .workflow_admin import MANAGE_PERMISSION, cancel_selected, resubmit_selected
@@ -32,19 +33,6 @@ class FeedAdmin(admin.ModelAdmin):
 class FeedNotificationAdmin(admin.ModelAdmin):
     list_display = ["feed", "mrd_id", "script_selector", "enabled"]
     list_filter = ["enabled"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is written by the lifecycle only; the admin shows it."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class TransitionInline(admin.TabularInline):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import wraps
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from . import alert_feed, charts
 from .alerts import ack_json
-from .views import dashboard_json
+from .views import dashboard_json, json_permission_required
 
 ACK_PERMISSION = "contacts.acknowledge_alert"
 ALERT_KEY = re.compile(r"^[dq]\d{1,18}$")
@@ -27,16 +26,7 @@ ALERT_KEY = re.compile(r"^[dq]\d{1,18}$")
 
 def alert_action(view: Callable) -> Callable:
     """POST only, CSRF-checked (the middleware), 401/403 as JSON so the page can say why."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "signed out"}, status=401)
-        if not request.user.has_perm(ACK_PERMISSION):
-            return JsonResponse({"error": "forbidden"}, status=403)
-        return view(request, *args, **kwargs)
-
-    return require_POST(never_cache(wrapper))
+    return require_POST(never_cache(json_permission_required(ACK_PERMISSION)(view)))
 
 
 class FeedQuery(forms.Form):

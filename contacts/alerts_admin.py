@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from .admin_base import ReadOnlyAdmin
 from .alerts_models import QueueAlert, QueueAlertRule
 
 
@@ -18,7 +18,7 @@ class QueueAlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(QueueAlert)
-class QueueAlertAdmin(admin.ModelAdmin):
+class QueueAlertAdmin(ReadOnlyAdmin):
     """Raised and cleared by the periodic check only; acknowledged on the dashboard."""
 
     list_display = ["id", "mrd_id", "metric", "value", "threshold", "raised_at", "cleared_at", "acknowledged_by"]
@@ -30,12 +30,3 @@ class QueueAlertAdmin(admin.ModelAdmin):
     def acknowledged_by(self, alert: QueueAlert) -> str:
         ack = getattr(alert, "acknowledgement", None)
         return str(ack.user or "—") if ack else ""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

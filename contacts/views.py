@@ -31,18 +31,25 @@ def dashboard_page(view: Callable) -> Callable:
     return login_required(permission_required(VIEW_PERMISSION, raise_exception=True)(never_cache(view)))
 
 
-def dashboard_json(view: Callable) -> Callable:
+def json_permission_required(permission: str) -> Callable:
     """For fetch(): 401/403 as JSON instead of a redirect, so the page can say "signed out"."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return JsonResponse({"error": "signed out"}, status=401)
-        if not request.user.has_perm(VIEW_PERMISSION):
-            return JsonResponse({"error": "forbidden"}, status=403)
-        return view(request, *args, **kwargs)
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return JsonResponse({"error": "signed out"}, status=401)
+            if not request.user.has_perm(permission):
+                return JsonResponse({"error": "forbidden"}, status=403)
+            return view(request, *args, **kwargs)
 
-    return require_GET(never_cache(wrapper))
+        return wrapper
+
+    return decorator
+
+
+def dashboard_json(view: Callable) -> Callable:
+    return require_GET(never_cache(json_permission_required(VIEW_PERMISSION)(view)))
 
 
 def live_config(request: HttpRequest, last_id: int, **extra) -> dict:

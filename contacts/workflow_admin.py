@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 
 from . import actions
 from . import workflows as _workflows  # noqa: F401 - its Celery tasks must be known wherever the admin is loaded
+from .admin_base import ReadOnlyAdmin
 from .lifecycle import Source
 from .models import Contact
 from .workflow_models import AuditEntry, BulkJob
@@ -99,25 +100,14 @@ def cancel_selected(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
     return confirm_then_apply(modeladmin, request, queryset, "cancel_selected")
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(BulkJob)
-class BulkJobAdmin(ReadOnly):
+class BulkJobAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "state", "username", "created_at", "total", "done", "succeeded", "skipped"]
     list_filter = ["kind", "state"]
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnly):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "username", "action", "contact_public_id", "job", "source", "comment"]
     list_filter = ["action", "source"]
     search_fields = ["username", "contact_public_id", "comment"]

@@ -14,6 +14,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from .. import tasks
+from ..admin_base import ReadOnlyAdmin
 from . import queues, recovery, routing, throttle
 from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 
@@ -124,7 +125,7 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentAssignment)
-class AgentAssignmentAdmin(admin.ModelAdmin):
+class AgentAssignmentAdmin(ReadOnlyAdmin):
     """Slot history, written by routing only."""
 
     list_display = ["id", "agent", "contact", "mrd_id", "started_at", "ends_at", "released_at", "open"]
@@ -136,15 +137,6 @@ class AgentAssignmentAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="open")
     def open(self, assignment: AgentAssignment) -> bool:
         return assignment.is_open
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(CceSettings)
