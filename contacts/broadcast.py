@@ -21,6 +21,9 @@ event, now for one fetched again from the events endpoint.
 Heartbeat (type `contact.heartbeat`, every few seconds from Celery beat via `send_heartbeat`):
     last_id     the newest committed Transition id; a page that has seen less is behind and resyncs
     at          ISO 8601 time it was sent
+Other messages on the same group, each built by the module that owns it and sent with `send()`:
+`alert.ack` and `alert.queue` (contacts.alerts, contacts.queue_alerts: acknowledgements and queue
+alerts, each with its own id for dedupe) and `job.progress` (contacts.workflows: bulk job progress).
 Messages are hints; the database is the truth (DESIGN invariant 3).
 """
 

@@ -4,5 +4,8 @@ Its narrow interface (DESIGN invariant 6):
     decisions.decide(contact)   what the CCE would do with the contact if submitted now (no side effects)
     actions.submit / cancel / renotify / sweep   the moves a submission, a cancel, a renotify and time make
     routing.route(mrd_id)       hand an MRD's queued contacts to free agent slots, first in, first out
+    throttle                    admission under the rate limit; the backlog drains in arrival order
+    recovery                    MR PG connection down/up and "simulate CCP restart" (admin actions)
+    reconcile.reconcile()       redo what a killed worker or a restarted broker lost (Celery beat)
 Every move goes through `contacts.lifecycle.transition`; every timed event is a due time in the database.
 """
