@@ -43,17 +43,28 @@ def feeds() -> tuple[Feed, Feed]:
 
 
 def grow_to(total: int, seed: int = 1) -> None:
-    """Add contacts (and a create transition each) until the table holds `total`, spread over 30 days."""
+    """Add contacts (and a create transition each) until the table holds `total`, spread over 30 days.
+
+    Contacts older than an hour are handled or discarded; the last hour's have every position.
+    """
     rng = random.Random(seed + total)
     task_feed, _ = feeds()
     now = timezone.now()
     positions, weights = zip(*POSITIONS, strict=True)
+    finals = [(p, w) for p, w in POSITIONS if p[0] in (State.HANDLED, State.DISCARDED)]
+    final_positions, final_weights = zip(*finals, strict=True)
     missing = total - Contact.objects.count()
     while missing > 0:
         batch = min(missing, 5000)
-        contacts = []
+        contacts, stamps = [], []
         for _ in range(batch):
-            (state, reason), (mrd, selector) = rng.choices(positions, weights)[0], rng.choice(MRDS)
+            # As in a real contact center, only recent contacts are still in play; history is final.
+            stamp = now - timedelta(seconds=rng.randrange(30 * 86400))
+            recent = now - stamp < timedelta(hours=1)
+            (state, reason) = rng.choices(positions if recent else final_positions,
+                                          weights if recent else final_weights)[0]
+            mrd, selector = rng.choice(MRDS)
+            stamps.append(stamp)
             submitted = state != State.UNREAD
             contacts.append(Contact(
                 kind="task", feed=task_feed, state=state, reason=reason, name=f"Bench {rng.randrange(10**6)}",
@@ -62,7 +73,6 @@ def grow_to(total: int, seed: int = 1) -> None:
                 estimated_wait=rng.randrange(0, 120) if state == State.QUEUED else None,
             ))
         created = Contact.objects.bulk_create(contacts)
-        stamps = [now - timedelta(seconds=rng.randrange(30 * 86400)) for _ in created]
         for contact, stamp in zip(created, stamps, strict=True):
             contact.created_at = stamp
         Contact.objects.bulk_update(created, ["created_at"], batch_size=2000)
@@ -72,6 +82,9 @@ def grow_to(total: int, seed: int = 1) -> None:
             for c in created
         ])
         missing -= batch
+    # A live table has planner statistics (autovacuum); a freshly filled one must be analysed first.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def timed(action: Callable[[], object], repeat: int = 5) -> dict:

@@ -87,7 +87,7 @@ def queue_grouping(key: str, now: datetime) -> dict:
             rows[value] = _empty_row(key, value, names.get(value, ""))
         return rows[value]
 
-    for item in Contact.objects.order_by().values(column, "state", "reason").annotate(n=Count("id")):
+    for item in _position_counts(column, now):
         _add_count(row(item[column]), item["state"], item["reason"], item["n"])
     for item in _first_per_group(column, WAITING_STATES, [F("created_at").asc(), F("id").asc()]):
         since = item["created_at"]
@@ -104,6 +104,20 @@ def queue_grouping(key: str, now: datetime) -> dict:
     # Numbers (MRDs) or names (selectors) in order, "not yet submitted" last.
     ordered = sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
     return {"key": key, "heading": heading, "rows": ordered}
+
+
+def _position_counts(column: str, now: datetime) -> QuerySet:
+    """Counts by (state, reason): every contact still in play, and those finished since midnight.
+
+    Finished contacts of earlier days are left out on purpose: counting them would read the whole
+    table on every refresh (linear in its size, seconds at millions of rows), and a supervisor's
+    day starts at midnight. Both halves are index range scans (state; created_at).
+    """
+    in_play = Q(state__in=[State.UNREAD, State.QUEUED, State.RESERVED])
+    finished_today = Q(state__in=[State.HANDLED, State.DISCARDED], created_at__gte=midnight(now))
+    return Contact.objects.filter(in_play | finished_today).order_by().values(column, "state", "reason").annotate(
+        n=Count("id")
+    )
 
 
 THROUGHPUT_FIELDS = ("handled_15m", "handled_today", "discarded_15m", "discarded_today")

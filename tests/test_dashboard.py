@@ -122,6 +122,15 @@ class OverviewTests:
             "not yet submitted", 2, 2,
         )  # fmt: skip
 
+    def test_it_counts_finished_contacts_since_midnight_and_waiting_ones_whenever_they_came(self, feed):
+        yesterday = timezone.now() - timedelta(days=2)
+        for state, reason in [("handled", "EXTERNALLY_HANDLED"), ("queued", "EXTERNALLY_ROUTED")]:
+            for when in (yesterday, timezone.now()):
+                contact = Contact.objects.create(kind="task", feed=feed, state=state, reason=reason, cce_mrd_id=1)
+                set_created(contact, when)
+        states = self.rows("mrd")[1]["states"]
+        assert (states["handled"]["total"], states["queued"]["total"]) == (1, 2)
+
     def test_it_groups_by_script_selector_too(self, feed):
         bulk_contacts(feed, 5)
         assert {value: row["total"] for value, row in self.rows("selector").items()} == {
