@@ -108,6 +108,10 @@ if not SECRET_KEY:
     SECRET_KEY = "ccpdash-insecure-development-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto, API `Location` and `refURL` must say
+# https; only turn this on when the proxy always sets (and overwrites) that header.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -893,3 +893,18 @@ class HostileInputTests:
         query = "&".join(f"f{i}=x" for i in range(1001))
         response = client.get(f"/ccp/rest/task/feed/100?{query}")
         assert xml_errors(response) == [("invalidInput", "query")]
+
+
+class ProxyTests:
+    @override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), ALLOWED_HOSTS=["dash.example.com"])
+    def test_it_answers_https_locations_behind_a_trusted_tls_proxy(self, db):
+        Feed.objects.create(id=300, name="proxied", type=FeedType.TASK)
+        response = Client().post(
+            "/ccp/rest/task/feed/300",
+            b"<Task><name>Ada</name><title>t</title><scriptSelector>Sales</scriptSelector></Task>",
+            content_type="application/xml",
+            HTTP_X_FORWARDED_PROTO="https",
+            HTTP_HOST="dash.example.com",
+        )
+        assert response.status_code == 201
+        assert response["Location"].startswith("https://dash.example.com/ccp/rest/task/contact/")
