@@ -303,9 +303,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Retention ---
 # Days a finished contact (handled or discarded) is kept after its last move; older ones are purged in
-# batches by Celery beat (contacts.retention). Audit entries are always kept. 0 keeps contacts forever.
+# batches by Celery beat (contacts.workflows.retention). Audit entries are always kept. 0 keeps contacts forever.
 RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
-# Bulk resubmits (contacts.workflows) go at most this share of the CCE throttle's rate, so a bulk job
+# Bulk resubmits (contacts.workflows.jobs) go at most this share of the CCE throttle's rate, so a bulk job
 # leaves room for live traffic and never fills the throttle's backlog.
 WORKFLOWS_BULK_SHARE = env_number("WORKFLOWS_BULK_SHARE", 0.5)
 if not 0 < WORKFLOWS_BULK_SHARE <= 1:

@@ -1,4 +1,4 @@
-"""App configuration; keeps the role groups in place after every migrate and test flush."""
+"""App configuration: wires the packages above the core into it, and keeps the role groups after every migrate."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self) -> None:
-        from . import roles
+        from contacts.cce import followups
+        from contacts.core import lifecycle, permissions
+        from contacts.live import broadcast
 
+        # After every committed move: push it to the dashboards, then enqueue the work its new
+        # position calls for. The core calls these hooks and never imports their packages.
+        lifecycle.register_after_commit(broadcast.after_transition)
+        lifecycle.register_after_commit(followups.after_transition)
         # post_migrate also fires after the flush that TransactionTestCase does between tests,
         # so the groups survive it without every test re-creating them.
-        post_migrate.connect(roles.ensure_role_groups_after_migrate, sender=self)
+        post_migrate.connect(permissions.ensure_role_groups_after_migrate, sender=self)

@@ -1,16 +1,14 @@
-"""URLs of the dashboard (names prefixed `dashboard-`) and the health check."""
+"""The contacts app's HTTP routes, one include per package (ccpdash.urls mounts them at the root)."""
 
-from __future__ import annotations
+from django.urls import include, path
 
-from django.urls import path
-
-from . import views
+from contacts.core import health
 
 urlpatterns = [
-    path("", views.home, name="dashboard-home"),
-    path("overview", views.overview_json, name="dashboard-overview"),
-    path("events", views.events, name="dashboard-events"),
-    path("contacts/", views.contact_list, name="dashboard-contacts"),
-    path("contacts/<str:public_id>", views.contact_detail, name="dashboard-contact"),
-    path("healthz", views.healthz, name="contacts-healthz"),
+    path("", include("contacts.api.urls")),
+    path("", include("contacts.dashboard.urls")),
+    path("", include("contacts.live.urls")),
+    path("", include("contacts.alerts.urls")),
+    path("", include("contacts.workflows.urls")),
+    path("healthz", health.healthz, name="contacts-healthz"),
 ]

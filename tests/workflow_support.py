@@ -6,9 +6,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from contacts import demo, lifecycle, roles
-from contacts.lifecycle import Kind, Reason, Source, State
-from contacts.models import Contact, Feed
+from contacts.core import lifecycle
+from contacts.core import permissions as roles
+from contacts.core.lifecycle import Kind, Reason, Source, State
+from contacts.core.models import Contact, Feed
+from contacts.demo import seed as demo
 
 ROLES = ("supervisor", "admin", "superuser")
 MISSING = Reason.INVALID_SCRIPT_SELECTOR

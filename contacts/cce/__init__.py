@@ -7,5 +7,5 @@ Its narrow interface (DESIGN invariant 6):
     throttle                    admission under the rate limit; the backlog drains in arrival order
     recovery                    MR PG connection down/up and "simulate CCP restart" (admin actions)
     reconcile.reconcile()       redo what a killed worker or a restarted broker lost (Celery beat)
-Every move goes through `contacts.lifecycle.transition`; every timed event is a due time in the database.
+Every move goes through `contacts.core.lifecycle.transition`; every timed event is a due time in the database.
 """

@@ -4,7 +4,7 @@ A submission first passes the throttle (`contacts.cce.throttle`): one transactio
 row lock admits the oldest unread contacts up to the window's free capacity, and only then asks
 `decide()`. Each function takes an id, reloads, re-checks the contact's position and returns early
 if the work is done, so a task may run twice (acks_late redelivery, the reconciler) without harm.
-Every move is a compare-and-set through `contacts.lifecycle`; a refused move is never retried: the
+Every move is a compare-and-set through `contacts.core.lifecycle`; a refused move is never retried: the
 contact keeps the outcome the winner gave it.
 """
 
@@ -17,19 +17,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import lifecycle
-from ..lifecycle import (
+from contacts.core import lifecycle
+from contacts.core.lifecycle import (
     CB_CANCELLING,
     TASK_CANCELLING,
     TASK_RENOTIFYING,
     UNREAD,
+    WAITING_REASONS,
     Kind,
     Reason,
     Source,
     State,
     TransitionRefused,
 )
-from ..models import Contact, Transition
+from contacts.core.models import Contact, Transition
+
 from . import queues, routing, throttle
 from .decisions import Decision, decide, target
 from .models import CceSettings, MediaRoutingDomain
@@ -217,7 +219,7 @@ def expire_queued(now: datetime) -> int:
 
     A cancel in flight is left alone: its cancel completes (C6/T7) or routing wins (C7/T8).
     """
-    due = Contact.objects.filter(state=State.QUEUED, reason__in=queues.WAITING_REASONS, due_at__lte=now).order_by(
+    due = Contact.objects.filter(state=State.QUEUED, reason__in=WAITING_REASONS, due_at__lte=now).order_by(
         "due_at", "id"
     )[:SWEEP_BATCH]
     expired = 0

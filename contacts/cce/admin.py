@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from .. import tasks
-from ..admin_base import ReadOnlyAdmin
-from . import queues, recovery, routing, throttle
+from contacts.core.admin import ReadOnlyAdmin
+
+from . import queues, recovery, routing, tasks, throttle
 from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 
 

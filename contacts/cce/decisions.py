@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import models
 
-from ..lifecycle import Kind, Reason
-from ..models import Contact, FeedNotification
+from contacts.core.lifecycle import Kind, Reason
+from contacts.core.models import Contact, FeedNotification
+
 from . import queues
 from .models import CceSettings, DialedNumber, MediaRoutingDomain, ScriptAction
 

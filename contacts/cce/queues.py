@@ -10,15 +10,10 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
-from ..lifecycle import Reason, State
-from ..models import Contact, Transition
-from .models import Agent
+from contacts.core.lifecycle import CANCEL_REQUESTED, IN_QUEUE_REASONS, WAITING_REASONS, State
+from contacts.core.models import Contact, Transition
 
-# (queued, EXTERNALLY_*) is waiting for an agent; a cancel in flight is still in the queue and may
-# still be routed (C7/T8: routing wins the race). A renotifying task is not: it is being resubmitted.
-WAITING_REASONS = (Reason.EXTERNALLY_ROUTED, Reason.EXTERNALLY_HANDLED)
-CANCEL_REASONS = (Reason.CALLBACK_CANCEL_REQUESTED, Reason.TASK_CANCEL_REQUESTED)
-IN_QUEUE_REASONS = WAITING_REASONS + CANCEL_REASONS
+from .models import Agent
 
 
 def in_queue(mrd_id: int | None = None) -> QuerySet[Contact]:
@@ -44,8 +39,8 @@ def fifo(mrd_id: int) -> QuerySet[Contact]:
 def cancels_requested_before(cutoff: datetime) -> QuerySet[Contact]:
     """Contacts whose cancel has been in flight since before `cutoff` (the cancel latency has passed)."""
     return (
-        Contact.objects.filter(state=State.QUEUED, reason__in=CANCEL_REASONS)
-        .annotate(requested_at=entered_at(CANCEL_REASONS))
+        Contact.objects.filter(state=State.QUEUED, reason__in=CANCEL_REQUESTED)
+        .annotate(requested_at=entered_at(CANCEL_REQUESTED))
         .filter(requested_at__lte=cutoff)
     )
 

@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..lifecycle import Source
+from contacts.core.lifecycle import Source
+
 from . import actions, recovery, throttle
 from .models import CceSettings
 

@@ -1,7 +1,7 @@
 """MR PG connection loss and CCP restart (spec §3 "Connection loss" and "Recovery"), as the admin triggers them.
 
 Both are tables of moves applied to a snapshot of the contacts in the named positions, taken when the
-admin acts, one compare-and-set each through `contacts.lifecycle`. A move refused because the contact
+admin acts, one compare-and-set each through `contacts.core.lifecycle`. A move refused because the contact
 moved meanwhile (routing, a cancel, a worker) is skipped and never retried: the winner's outcome stands.
 Untouched, as the contract says: unread contacts (submitted afterwards), reserved tasks (they stay
 with their agents), contacts whose cancel is in flight (it completes, C6/T7), and every final position.
@@ -16,9 +16,20 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
-from .. import lifecycle
-from ..lifecycle import CB_QUEUED, TASK_QUEUED, TASK_RENOTIFYING, Kind, Pair, Reason, Source, State, TransitionRefused
-from ..models import Contact
+from contacts.core import lifecycle
+from contacts.core.lifecycle import (
+    CB_QUEUED,
+    TASK_QUEUED,
+    TASK_RENOTIFYING,
+    Kind,
+    Pair,
+    Reason,
+    Source,
+    State,
+    TransitionRefused,
+)
+from contacts.core.models import Contact
+
 from . import routing, throttle
 from .models import CceSettings
 
@@ -153,7 +164,7 @@ def _after_reconnect() -> None:
 
 
 def _enqueue(name: str, *args) -> None:
-    from .. import tasks
+    from . import tasks
 
     try:
         getattr(tasks, name).delay(*args)

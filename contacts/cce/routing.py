@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import lifecycle
-from ..lifecycle import Kind, Reason, Source, State, TransitionRefused
-from ..models import Contact
+from contacts.core import lifecycle
+from contacts.core.lifecycle import Kind, Reason, Source, State, TransitionRefused
+from contacts.core.models import Contact
+
 from . import queues
 from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain
 
@@ -138,7 +139,7 @@ def complete(contact: Contact, now: datetime | None = None) -> bool:
             row = None
         mrd_id = release_slot(contact.pk, now)
         if row is None and mrd_id is not None:
-            route_after_commit(mrd_id)  # T4 itself has routing enqueued by contacts.followups
+            route_after_commit(mrd_id)  # T4 itself has routing enqueued by contacts.cce.followups
     return row is not None
 
 
@@ -171,7 +172,7 @@ def release_due_slots(now: datetime) -> int:
 
 def route_after_commit(mrd_id: int) -> None:
     """Run routing for the MRD once the current transaction commits (a slot freed, an agent ready...)."""
-    from .. import tasks
+    from . import tasks
 
     transaction.on_commit(lambda: tasks.route_mrd.delay(mrd_id))
 

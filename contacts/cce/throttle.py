@@ -20,12 +20,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from ..lifecycle import UNREAD, Reason
-from ..models import Contact, Transition
-from .models import CceSettings
+from contacts.core.lifecycle import NOT_ADMISSIONS, UNREAD
+from contacts.core.models import Contact, Transition
 
-# Moves out of (unread, —) that did not submit anything to the CCE.
-NOT_ADMISSIONS = (Reason.CALLBACK_CANCEL_REQUESTED, Reason.TASK_CANCEL_REQUESTED, Reason.RATE_LIMITED)
+from .models import CceSettings
 
 
 def window() -> timedelta:

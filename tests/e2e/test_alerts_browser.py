@@ -3,7 +3,7 @@ toasts on every supervisor's page with its code, fix and a link that opens the s
 an acknowledgement by one supervisor shows on the other's page at once; a burst groups into one toast; an alert
 made while the socket was down is toasted after the reconnect; the count is in the title.
 
-The server, browser and helpers are those of test_dashboard_browser (imported, so both modules run alike).
+The live server, browser and supervisor are the fixtures in conftest.py; the helpers are in support.py.
 """
 
 from __future__ import annotations
@@ -16,19 +16,11 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
-from contacts import lifecycle
 from contacts.cce.models import DialedNumber
-from contacts.lifecycle import Reason, Source
-from contacts.models import Feed, FeedType
-from tests.e2e.test_dashboard_browser import (  # noqa: F401 - fixtures used by name
-    browser,
-    in_thread,
-    live_url,
-    log_in,
-    pair_of,
-    post_task,
-    supervisor,
-)
+from contacts.core import lifecycle
+from contacts.core.lifecycle import Reason, Source
+from contacts.core.models import Feed, FeedType
+from tests.e2e.support import in_thread, log_in, pair_of, post_task
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.browser
@@ -37,7 +29,7 @@ NO_SCRIPT = ("discarded", Reason.NO_SCRIPT)
 
 
 @pytest.fixture
-def new_page(browser, transactional_db) -> Iterator[Callable[[], Page]]:  # noqa: F811
+def new_page(browser, transactional_db) -> Iterator[Callable[[], Page]]:
     """Pages in separate browser contexts: each is another person with their own session."""
     contexts = []
 
@@ -64,7 +56,7 @@ def toast(page: Page, code: str):
 
 class AlertBrowserTests:
     def test_it_toasts_a_discard_with_its_fix_link_and_shows_the_acknowledgement_to_another_supervisor(
-        self, new_page, live_url, worker  # noqa: F811
+        self, new_page, live_url, worker
     ):
         seed_demo()
         root, sup = new_page(), new_page()
@@ -99,7 +91,7 @@ class AlertBrowserTests:
         expect(root.get_by_role("heading", name="Change dialed number / script selector")).to_be_visible()
         expect(root.locator("#id_string")).to_have_value("NoScript")
 
-    def test_it_groups_a_burst_into_one_toast_per_cause(self, new_page, live_url, worker):  # noqa: F811
+    def test_it_groups_a_burst_into_one_toast_per_cause(self, new_page, live_url, worker):
         seed_demo()
         page = new_page()
         log_in(page, live_url, "supervisor", "supervisor")
@@ -117,7 +109,7 @@ class AlertBrowserTests:
         expect(page).to_have_title("(2) Queues · ccpdash")
 
     def test_it_toasts_an_alert_made_while_the_socket_was_down_after_it_reconnects(
-        self, new_page, live_url, supervisor  # noqa: F811
+        self, new_page, live_url, supervisor
     ):
         feed = Feed.objects.create(id=100, name="Web tasks", type=FeedType.TASK)
         page = new_page()

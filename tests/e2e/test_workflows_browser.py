@@ -3,7 +3,7 @@ for a missing script selector (a toast), follows the toast's fix link to create 
 admin, bulk-resubmits every contact that failed for that reason and watches them become handled on the job
 page; and the resubmit dialog shows decide()'s verdict before the admin confirms.
 
-The server, browser and helpers are those of test_dashboard_browser (imported, as test_alerts_browser does).
+The live server, browser and page are the fixtures in conftest.py; the helpers are in support.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,11 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from contacts import lifecycle
 from contacts.cce.models import CceSettings
-from contacts.lifecycle import Reason, Source, State
-from contacts.models import Contact, Feed
-from tests.e2e.test_dashboard_browser import (  # noqa: F401 - fixtures used by name
-    browser,
-    in_thread,
-    live_url,
-    log_in,
-    page,
-    pair_of,
-    post_task,
-)
+from contacts.core import lifecycle
+from contacts.core.lifecycle import Reason, Source, State
+from contacts.core.models import Contact, Feed
+from tests.e2e.support import in_thread, log_in, pair_of, post_task
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.browser
@@ -42,7 +34,7 @@ def seed_demo() -> None:
 
 
 class WorkflowBrowserTests:
-    def test_it_fixes_the_cause_then_bulk_resubmits_and_watches_them_handled(self, page, live_url, worker):  # noqa: F811
+    def test_it_fixes_the_cause_then_bulk_resubmits_and_watches_them_handled(self, page, live_url, worker):
         seed_demo()
         log_in(page, live_url, "admin", "admin", DISCARDED_LIST)
         ids = [post_task(live_url, f"Customer {n}", "Billing") for n in range(3)]
@@ -73,7 +65,7 @@ class WorkflowBrowserTests:
         expect(page.locator("#job-summary")).to_contain_text("Finished: 3 resubmitted, 0 skipped.")
         assert all(pair_of(i) == HANDLED for i in ids)
 
-    def test_it_shows_the_verdict_in_the_resubmit_dialog_before_the_admin_confirms(self, page, live_url):  # noqa: F811
+    def test_it_shows_the_verdict_in_the_resubmit_dialog_before_the_admin_confirms(self, page, live_url):
         seed_demo()
 
         def discarded_task() -> Contact:

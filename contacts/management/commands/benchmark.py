@@ -52,7 +52,7 @@ class Command(BaseCommand):
         self.report(results, Path(options["output"]))
 
     def measure(self, small: int, large: int) -> dict:
-        from contacts import benchmarks
+        from contacts.demo import benchmarks
 
         results: dict = {"database": connection.vendor, "sizes": [small, large], "reads": {}, "export": {}}
         by_size = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from contacts import demo
+from contacts.demo import seed
 
 
 class Command(BaseCommand):
@@ -13,9 +13,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
-            demo.seed_feeds()
-            demo.seed_cce()
-            users = demo.seed_users()
+            seed.seed_feeds()
+            seed.seed_cce()
+            users = seed.seed_users()
         self.stdout.write("Demo configuration restored. Logins (username / password, role):")
         for username, password, role in users:
             self.stdout.write(f"  {username} / {password}  ({role})")

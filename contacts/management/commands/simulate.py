@@ -11,7 +11,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from contacts import simulator
+from contacts.demo import simulator
 
 # `make run`'s default stream: mostly successes, a few of each discard, some cancels.
 GENTLE_FAILURE_SHARE = 0.015
@@ -113,7 +113,7 @@ def gentle_rate(profile: simulator.Profile) -> float:
     """
     from contacts.cce import queues
     from contacts.cce.models import DialedNumber
-    from contacts.models import FeedNotification
+    from contacts.core.models import FeedNotification
 
     mrd_of = dict(DialedNumber.objects.filter(script__isnull=False).values_list("string", "mrd_id"))
     callback_mrd = FeedNotification.objects.filter(feed_id=profile.callback_feed).values_list("mrd_id", flat=True)

@@ -1,0 +1,1 @@
+"""Alerts: discard alerts (each is its discard Transition), queue alerts, acknowledgements, the alert feed."""

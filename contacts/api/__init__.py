@@ -1,0 +1,1 @@
+"""The CCP-compatible HTTP API (spec §4): both path families, its wire formats (XML, JSON, query strings), limits."""

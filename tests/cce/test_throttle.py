@@ -1,0 +1,190 @@
+"""The throttle of spec §6: at most N admissions in any window, across workers; the backlog in arrival order;
+a full backlog (or size 0) discards the newest arrivals with NOTIFICATION_RATE_LIMITED.
+
+`ThrottleTests` call the submit step directly; `ThrottleWorkerTests` run two real workers on Redis and
+check every sliding window from the `Transition` timestamps in the database.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.cce import actions, throttle
+from contacts.cce.models import Agent, CceSettings
+from contacts.core import lifecycle
+from contacts.core.lifecycle import Source
+from contacts.core.models import Contact, Feed, Transition
+from tests.polling import wait_for
+
+UNREAD = ("unread", "")
+RATE_LIMITED = ("discarded", "NOTIFICATION_RATE_LIMITED")
+TASK_QUEUED = ("queued", "EXTERNALLY_ROUTED")
+
+
+@pytest.fixture
+def demo(db) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def limit(per_window: int, backlog: int = 10000) -> None:
+    CceSettings.objects.filter(pk=1).update(throttle_per_minute=per_window, backlog_size=backlog)
+
+
+def arrive(count: int, selector: str = "Waiting") -> list[Contact]:
+    """Contacts accepted by the API, in arrival order (their submit messages are not run here)."""
+    feed = Feed.objects.get(pk=100)
+    return [lifecycle.create("task", feed, name=str(i), title="t", script_selector=selector) for i in range(count)]
+
+
+def pairs(contacts: list[Contact]) -> list[tuple[str, str]]:
+    found = dict(Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("pk", "state"))
+    reasons = dict(Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("pk", "reason"))
+    return [(found[c.pk], reasons[c.pk]) for c in contacts]
+
+
+def age_admissions(seconds: float) -> None:
+    """Move every admission `seconds` into the past: the window has moved on by that much."""
+    for row in Transition.objects.filter(from_state="unread"):
+        Transition.objects.filter(pk=row.pk).update(created_at=row.created_at - timedelta(seconds=seconds))
+
+
+def admission_times() -> list:
+    return sorted(throttle.admissions_since(timezone.now() - timedelta(days=1)).values_list("created_at", flat=True))
+
+
+def most_in_any_window(times: list, window: timedelta) -> int:
+    """The most admissions in any window (t − window, t]; the busiest window ends at an admission."""
+    return max((sum(1 for other in times if t - window < other <= t) for t in times), default=0)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+class ThrottleTests:
+    def test_it_submits_only_as_many_as_the_limit_and_keeps_the_rest_unread(self):
+        limit(2)
+        contacts = arrive(5)
+        actions.submit(contacts[-1].pk)
+        assert pairs(contacts) == [TASK_QUEUED] * 2 + [UNREAD] * 3
+        assert throttle.backlog_length() == 3
+
+    def test_it_drains_the_backlog_in_arrival_order_as_the_window_frees(self):
+        limit(2)
+        contacts = arrive(5)
+        actions.submit(contacts[0].pk)
+        actions.drain_backlog()  # nothing has left the window yet
+        assert pairs(contacts).count(UNREAD) == 3
+        age_admissions(61)
+        actions.drain_backlog()
+        assert pairs(contacts) == [TASK_QUEUED] * 4 + [UNREAD]
+        queued = Transition.objects.filter(rule="T2").order_by("id").values_list("contact_id", flat=True)
+        assert list(queued) == [contact.pk for contact in contacts[:4]]
+
+    def test_it_discards_the_newest_arrivals_beyond_a_full_backlog(self):
+        limit(2, backlog=3)
+        contacts = arrive(8)
+        actions.submit(contacts[0].pk)
+        assert pairs(contacts) == [TASK_QUEUED] * 2 + [UNREAD] * 3 + [RATE_LIMITED] * 3
+        assert Transition.objects.filter(to_reason="NOTIFICATION_RATE_LIMITED").first().rule == "T5"
+        later = arrive(1)  # the backlog is still full: the newest arrival goes
+        actions.submit(later[0].pk)
+        assert pairs(later) == [RATE_LIMITED]
+
+    def test_it_discards_at_once_over_the_rate_when_the_backlog_size_is_0(self):
+        limit(1, backlog=0)
+        first, second = arrive(2, "Sales")
+        actions.submit(first.pk)
+        assert pairs([first, second]) == [TASK_QUEUED, RATE_LIMITED]
+
+    def test_it_discards_a_callback_as_C4(self):
+        limit(1, backlog=0)
+        Agent.objects.update(ready=False)
+        feed = Feed.objects.get(pk=200)
+        first, second = [lifecycle.create("callback", feed, media_address="+1555") for _ in range(2)]
+        actions.submit(second.pk)
+        assert pairs([first, second]) == [("queued", "EXTERNALLY_HANDLED"), RATE_LIMITED]
+        assert second.transitions.last().rule == "C4"
+
+    def test_it_counts_every_answer_of_the_cce_but_not_cancels_or_rate_limits(self):
+        limit(3, backlog=0)
+        rejected, cancelled = arrive(2, "NoScript")
+        queued = arrive(1, "Waiting")[0]
+        lifecycle.transition(cancelled, "queued", "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED", source=Source.API)
+        actions.submit(rejected.pk)
+        CceSettings.objects.filter(pk=1).update(connection_up=False)
+        disconnected = arrive(1)
+        actions.drain_backlog()
+        assert pairs([rejected, queued, *disconnected]) == [
+            ("discarded", "NOTIFICATION_NO_SCRIPT"), TASK_QUEUED, ("discarded", "NOTIFICATION_CCE_CONNECTION_FAILURE")
+        ]
+        assert throttle.usage().used == 3
+        late = arrive(1)
+        actions.drain_backlog()
+        assert pairs(late) == [RATE_LIMITED] and throttle.usage().used == 3  # a rate-limit discard does not count
+
+    def test_it_admits_everything_when_the_limit_is_0(self):
+        limit(0, backlog=0)
+        contacts = arrive(120)
+        actions.submit(contacts[0].pk)
+        assert pairs(contacts) == [TASK_QUEUED] * 120
+
+    def test_it_does_nothing_for_a_contact_already_submitted(self):
+        limit(1, backlog=5)
+        first, second = arrive(2)
+        assert actions.submit(first.pk) == 1
+        assert actions.submit(first.pk) == 0  # a redelivered message: the backlog is left to the reconciler
+        assert pairs([first, second]) == [TASK_QUEUED, UNREAD]
+
+    def test_it_creates_the_settings_row_if_nobody_has(self):
+        CceSettings.objects.all().delete()
+        contacts = arrive(3, "Sales")
+        actions.submit(contacts[0].pk)
+        assert CceSettings.objects.filter(pk=1).exists() and pairs(contacts) == [TASK_QUEUED] * 3
+
+    def test_it_reports_the_window_and_the_backlog(self, settings):
+        settings.CCE_THROTTLE_WINDOW_SECONDS = 30
+        limit(2, backlog=7)
+        actions.submit(arrive(3)[0].pk)
+        assert throttle.usage() == throttle.Usage(
+            limit=2, window_seconds=30, used=2, backlog_length=1, backlog_size=7
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("demo")
+class ThrottleWorkerTests:
+    WINDOW = 1.0
+
+    def test_it_never_admits_more_than_the_limit_in_any_window_with_two_workers(self, start_worker):
+        limit(4)
+        window = {"CCE_THROTTLE_WINDOW_SECONDS": str(self.WINDOW)}
+        start_worker(beat=True, **window)
+        start_worker(beat=False, **window)
+        contacts = arrive(22)
+        wait_for(lambda: UNREAD not in pairs(contacts), timeout=60, what="the backlog drained")
+        assert set(pairs(contacts)) == {TASK_QUEUED}
+        assert most_in_any_window(admission_times(), timedelta(seconds=self.WINDOW)) == 4  # full, never over
+        admitted = Transition.objects.filter(rule="T2").order_by("created_at", "id")
+        assert list(admitted.values_list("contact_id", flat=True)) == [contact.pk for contact in contacts]
+
+    def test_it_discards_what_a_full_backlog_cannot_keep_and_submits_the_rest_later(self, start_worker):
+        limit(2, backlog=3)
+        start_worker(CCE_THROTTLE_WINDOW_SECONDS="2")
+        with transaction.atomic():  # all eight arrive at once, before the first drain
+            contacts = arrive(8)
+        wait_for(lambda: UNREAD not in pairs(contacts), timeout=30, what="the backlog drained")
+        assert pairs(contacts) == [TASK_QUEUED] * 5 + [RATE_LIMITED] * 3
+        assert most_in_any_window(admission_times(), timedelta(seconds=2)) <= 2
+
+    def test_it_discards_at_once_over_the_rate_when_the_backlog_size_is_0(self, worker):
+        limit(1, backlog=0)
+        first = arrive(1, "Sales")[0]
+        wait_for(lambda: pairs([first]) != [UNREAD])
+        second = arrive(1, "Sales")[0]
+        wait_for(lambda: pairs([second]) == [RATE_LIMITED])
+        assert [row.rule for row in second.transitions.all()] == ["T1", "T5"]
