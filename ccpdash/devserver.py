@@ -23,6 +23,8 @@ from pathlib import Path
 
 import redis
 
+from ccpdash import processes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -103,13 +105,10 @@ def run_system() -> int:
     (BASE_DIR / "staticfiles").mkdir(exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo")
-    bin_dir = Path(sys.executable).parent
     commands = {
-        "web": [str(bin_dir / "daphne"), "-b", host, "-p", port,
-                "--access-log", str(BASE_DIR / "var" / "access.log"), "ccpdash.asgi:application"],
-        "worker": [str(bin_dir / "celery"), "-A", "ccpdash", "worker", "-l", "info", "--concurrency", "2"],
-        "beat": [str(bin_dir / "celery"), "-A", "ccpdash", "beat", "-l", "info",
-                 "-s", str(BASE_DIR / "var" / "celerybeat-schedule")],
+        "web": processes.web(host, port, access_log=BASE_DIR / "var" / "access.log"),
+        "worker": processes.worker(concurrency=2),
+        "beat": processes.beat(BASE_DIR / "var" / "celerybeat-schedule"),
     }
     outputs = {}
     if os.environ.get("DEMO_TRAFFIC", "1") != "0":
@@ -117,18 +116,18 @@ def run_system() -> int:
                                "--url", f"http://{host}:{port}"]
         # Its progress line would garble the servers' logs: it writes to a file of its own.
         outputs["traffic"] = open(BASE_DIR / "var" / "demo-traffic.log", "w")
-    processes = {
+    running = {
         name: subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True, stdout=outputs.get(name))
         for name, command in commands.items()
     }
     print(f"\nccpdash is starting at http://{host}:{port}/  (admin: http://{host}:{port}/admin/)", flush=True)
-    if "traffic" in processes:
+    if "traffic" in running:
         print("Demo traffic: about one contact every two seconds (log: var/demo-traffic.log; "
               "make run DEMO_TRAFFIC=0 turns it off).", flush=True)
     print("Log in with one of the demo logins printed above. Ctrl-C stops everything.\n", flush=True)
     try:
         while True:
-            for name, process in processes.items():
+            for name, process in running.items():
                 if process.poll() is not None:
                     print(f"{name} exited with code {process.returncode}; stopping the rest.", flush=True)
                     return process.returncode or 1
@@ -137,7 +136,7 @@ def run_system() -> int:
         print("\nStopping…", flush=True)
         return 0
     finally:
-        stop_all(processes.values())
+        stop_all(running.values())
 
 
 def stop_all(processes) -> None:
