@@ -21,7 +21,10 @@ from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRout
 
 @admin.register(MediaRoutingDomain)
 class MediaRoutingDomainAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "routing_enabled", "max_tasks_in_queue", "task_life_seconds", "queued", "agents"]
+    list_display = [
+        "id", "name", "routing_enabled", "max_tasks_in_queue", "task_life_seconds", "service_level_seconds", "queued",
+        "agents",
+    ]
     list_filter = ["routing_enabled"]
     search_fields = ["id", "name"]
     actions = ["enable_routing", "disable_routing"]

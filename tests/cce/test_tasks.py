@@ -100,7 +100,8 @@ class DemoPipelineTests:
         client.force_login(get_user_model().objects.get(username="superuser"))
         response = client.post(
             "/admin/contacts/mediaroutingdomain/5001/change/",
-            {"name": "Email", "routing_enabled": "on", "max_tasks_in_queue": 0, "task_life_seconds": 0, "_save": "1"},
+            {"name": "Email", "routing_enabled": "on", "max_tasks_in_queue": 0, "task_life_seconds": 0,
+             "service_level_seconds": 20, "_save": "1"},
         )
         assert response.status_code == 302, response.content.decode()[:2000]
         email = settles(create(selector="EmailDN"), HANDLED)
