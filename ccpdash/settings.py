@@ -54,6 +54,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def pool_from_env() -> dict:
+    """The PostgreSQL connection pool of each process (DB_POOL_*): its sizes and how long a request waits."""
+    # 0: a Celery prefork child's pool is closed around every task (Celery's Django fix-up), and a pool
+    # that kept one open would open two per task; a web process keeps what it opened for max_idle anyway.
+    min_size = env_int("DB_POOL_MIN_SIZE", 0)
+    max_size = env_int("DB_POOL_MAX_SIZE", 6, minimum=1)
+    if max_size < min_size:
+        raise ImproperlyConfigured(f"DB_POOL_MAX_SIZE ({max_size}) must be at least DB_POOL_MIN_SIZE ({min_size})")
+    # A request that gets no connection within this many seconds is answered 503 (ccpdash.failures).
+    timeout = env_number("DB_POOL_TIMEOUT", 5.0, minimum=0.1)
+    return {"min_size": min_size, "max_size": max_size, "timeout": timeout, "name": "ccpdash"}
+
+
 def database_from_env() -> dict:
     """DATABASE_URL (PostgreSQL or SQLite); a SQLite file beside the project by default."""
     raw = os.environ.get("DATABASE_URL", "").strip()
@@ -65,7 +78,7 @@ def database_from_env() -> dict:
             f"DATABASE_URL must start with postgres:// or sqlite:/// (got {raw!r})"
         )
     try:
-        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(raw, conn_max_age=0, conn_health_checks=True)
     except Exception as exc:  # the library raises several types for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is malformed ({exc}): {raw!r}") from None
     if not config.get("NAME"):
@@ -84,6 +97,13 @@ def database_from_env() -> dict:
         # Live-server and worker tests share the test database across processes,
         # so it must be a file, never SQLite's default in-memory test database.
         config["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_db.sqlite3")}
+    else:
+        # Under ASGI every sync view runs in a thread of its own, and a persistent connection
+        # (CONN_MAX_AGE > 0) stays with its thread: one web process ended up holding all of
+        # PostgreSQL's connections. A bounded pool per process caps that (README "Database
+        # connections"); Django's pool requires CONN_MAX_AGE = 0 and lends a connection per request.
+        config["CONN_MAX_AGE"] = 0
+        config.setdefault("OPTIONS", {})["pool"] = pool_from_env()
     return config
 
 
@@ -139,6 +159,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost, so a view's "service unavailable" (no database connection in time) becomes a 503 before
+    # anything else sees it; what a middleware raises goes to handler500, the same module's server_error.
+    "ccpdash.failures.FailureMiddleware",
 ]
 
 ROOT_URLCONF = "ccpdash.urls"
@@ -160,6 +183,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": database_from_env()}
+# The Retry-After (seconds) of a 503 answered when a service a request needs is unavailable, such as no
+# database connection within DB_POOL_TIMEOUT (ccpdash.failures).
+RETRY_AFTER_SECONDS = env_int("RETRY_AFTER_SECONDS", 5, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = redis_url_from_env()
@@ -229,7 +255,8 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 CORS_URLS_REGEX = r"^/(ccp|ccp-webapp)/.*$"
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_ALL_ORIGINS = not CORS_ALLOWED_ORIGINS
-CORS_EXPOSE_HEADERS = ["Location"]
+# Retry-After too: a browser client told 503 must be able to read when to come back.
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -265,6 +292,8 @@ CCE_THROTTLE_WINDOW_SECONDS = env_number("CCE_THROTTLE_WINDOW_SECONDS", 60.0, mi
 CCE_RECONCILE_SECONDS = env_number("CCE_RECONCILE_SECONDS", 2.0, minimum=0.05)
 # A renotify in flight this long has lost its message: the reconciler resubmits it.
 CCE_RECONCILE_AFTER_SECONDS = env_number("CCE_RECONCILE_AFTER_SECONDS", 5.0)
+# Seconds every broadcast waits before it is sent: only the benchmark's probe sets it (README "Benchmarks").
+BROADCAST_DELAY_SECONDS = env_number("BROADCAST_DELAY_SECONDS", 0.0)
 
 CELERY_BEAT_SCHEDULE = {
     "dashboard-heartbeat": {

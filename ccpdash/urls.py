@@ -8,3 +8,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("contacts.urls")),
 ]
+
+# What a middleware raises reaches only this handler: an outage (no database connection in time) is a 503.
+handler500 = "ccpdash.failures.server_error"

@@ -12,7 +12,7 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from contacts.cce import followups
-        from contacts.core import lifecycle, permissions
+        from contacts.core import health, lifecycle, permissions
         from contacts.live import broadcast
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
@@ -22,3 +22,5 @@ class ContactsConfig(AppConfig):
         # post_migrate also fires after the flush that TransactionTestCase does between tests,
         # so the groups survive it without every test re-creating them.
         post_migrate.connect(permissions.ensure_role_groups_after_migrate, sender=self)
+        # Every process says what it may hold of PostgreSQL's connections (README "Database connections").
+        health.log_database_connections()
