@@ -1,30 +1,27 @@
-"""Fixtures of the browser tests: a live Daphne on the test database, headless Chromium, pages, a supervisor.
+"""Fixtures of the browser tests: the live web server on the test database, headless Chromium, pages, a supervisor.
 
-Daphne runs in a forked child on the test database, as channels' ChannelsLiveServerTestCase runs it
-(whose database set-up names `test_test_<name>` on PostgreSQL, so we start the process ourselves).
-The server and the browser are module-scoped: each browser module gets its own, as when it imported them.
+The server is the one ccpdash runs (ccpdash.processes.web, README "Web server"), started as a subprocess
+on the test database the way tests/workers.py starts Celery workers (tests.settings with
+CCPDASH_USE_TEST_DATABASE=1, inheriting the run's REDIS_PREFIX), so the browser meets the same server,
+options and request limits as in production; WhiteNoise serves the static files, as it does there.
+The server and the browser are module-scoped: each browser module gets its own.
 Tables are flushed after every test: each one seeds what it needs.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 
 import pytest
-from asgiref.sync import SyncToAsync
-from channels.layers import channel_layers
-from channels.testing.live import make_application
-from daphne.testing import DaphneProcess
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
-from django.db import connections
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from ccpdash import processes
 from contacts.core import permissions as roles
+from contacts.demo.servers import ServerProcess
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,33 +29,31 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-def forget_parent_threads_and_loops() -> None:
-    """In the forked server, drop what the parent's earlier (async) tests left that cannot survive a fork.
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
-    asgiref's one thread for thread-sensitive sync code (the socket's session and permission
-    lookups) did not come along, so work handed to it would wait forever; the channel layer
-    holds Redis pools bound to the parent's event loops.
+
+def start_web_server(log_dir) -> ServerProcess:
+    """processes.web() on a free port, on the test database (created by pytest-django before this runs).
+
+    One web process instead of production's two: a browser test drives one page or two at a time, and
+    each browser module starts a server of its own on a machine the suite shares.
     """
-    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
-    channel_layers.backends = {}
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "CCPDASH_USE_TEST_DATABASE": "1",
+           "PYTHONUNBUFFERED": "1"}
+    command = processes.web("127.0.0.1", port, workers=1)
+    return ServerProcess(command, env, log_dir / f"web-{port}.log", port).start()
 
 
 @pytest.fixture(scope="module")
-def live_url(django_db_setup, django_db_blocker) -> Iterator[str]:
-    application = partial(make_application, static_wrapper=ASGIStaticFilesHandler)
-    server = DaphneProcess("localhost", application, setup=forget_parent_threads_and_loops)
-    server.daemon = True
-    # Forked while pytest-django lets the database be used, so the server may use it too; with
-    # no connection open, so it opens its own instead of sharing our sockets.
-    with django_db_blocker.unblock():
-        connections.close_all()
-        server.start()
-    if not server.ready.wait(timeout=30):
-        server.terminate()
-        raise RuntimeError("the live Daphne server did not start")
-    yield f"http://localhost:{server.port.value}"
-    server.terminate()
-    server.join(10)
+def live_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
+    server = start_web_server(tmp_path_factory.mktemp("web"))
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
+    print(f"--- web server (last lines) ---\n{server.log_tail()}")
 
 
 @pytest.fixture(scope="module")
