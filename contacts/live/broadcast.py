@@ -30,11 +30,13 @@ Messages are hints; the database is the truth (DESIGN invariant 3).
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from celery import shared_task
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
@@ -112,6 +114,10 @@ def send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if settings.BROADCAST_DELAY_SECONDS:
+        # The benchmark's probe only (tests/demo/test_benchmark.py): a delay it injects here must show
+        # up in its commit → browser latency, which proves that figure measures this path.
+        time.sleep(settings.BROADCAST_DELAY_SECONDS)
     try:
         async_to_sync(layer.group_send)(group, message)
     except Exception:

@@ -1,111 +1,145 @@
-"""Measure the dashboard's reads, the CSV export, the lifecycle and the API; print and save the figures.
+"""Benchmark ccpdash end to end: its own web, worker and beat under load, every figure beside its baseline.
 
-Runs on a throw-away database (created like the test database, dropped at the end) and a private
-Redis namespace, so it never touches real contacts or a running system's queues and dashboards.
+    manage.py benchmark            the full run (15–40 minutes on two cores)
+    manage.py benchmark --quick    small sizes for CI: under two minutes, fails if any figure is missing
+
+Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). The command creates throw-away databases on
+the configured server (`ccpdash_bench_<hex>`, migrated and configured once, copied fresh for each
+end-to-end scenario, and `…_reads` for the reads at growing sizes) and a private REDIS_PREFIX, runs
+the measurements in a child process that has them in its settings (queue names and the channel
+layer's prefix are fixed at start-up), then drops the databases and the prefix's keys whatever
+happened, also on Ctrl-C or SIGTERM. Progress goes to stderr, the table to stdout, JSON and Markdown
+to `--output` (benchmarks/results/ by default).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
-import redis
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
-from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
 
+from contacts.demo.bench import databases, reads, report, scenarios, setup
+from contacts.demo.bench import machine as machines
+from contacts.demo.bench.system import database_url
+
 CHILD_FLAG = "CCPDASH_BENCHMARK_CHILD"
+ADMIN_DATABASE = "CCPDASH_BENCHMARK_ADMIN_DATABASE"
+STOP_TIMEOUT = 120
+READS_DATABASE = "CCPDASH_BENCHMARK_READS_DATABASE"
+# The CSV export is timed up to this size: streamed under tracemalloc, a million rows take minutes,
+# and its peak memory is flat from 10k to 100k already (README "Benchmarks").
+EXPORT_UP_TO = 100_000
 
 
 class Command(BaseCommand):
-    help = "Benchmark dashboard reads and CSV export at two sizes side by side, plus lifecycle and API rates."
+    help = "Benchmark ccpdash end to end (web, worker, beat, dashboards, reads) beside same-run baselines."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--small", type=int, default=10_000, help="contacts in the small data set")
-        parser.add_argument("--large", type=int, default=100_000, help="contacts in the large data set")
-        parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "var" / "benchmarks"),
-                            help="folder for the JSON results")
+        parser.add_argument("--quick", action="store_true",
+                            help="small sizes (CI): checks that every figure is produced")
+        parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "benchmarks" / "results"),
+                            help="folder for the JSON and Markdown results")
 
     def handle(self, *args, **options) -> None:
-        if not os.environ.get(CHILD_FLAG):
-            # Settings (queue names, channel prefix) are fixed at start-up, so the isolated run is a
-            # fresh process with its own REDIS_PREFIX.
-            prefix = f"ccpdash-bench-{uuid.uuid4().hex[:8]}"
-            env = {**os.environ, CHILD_FLAG: "1", "REDIS_PREFIX": prefix}
-            try:
-                code = subprocess.run([sys.executable, *sys.argv], env=env).returncode
-            finally:
-                _forget_redis_keys(prefix)
-            sys.exit(code)
-        old_config = setup_databases(verbosity=0, interactive=False)
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "manage.py benchmark needs PostgreSQL: it runs web, worker and beat processes under concurrent "
+                "load, which SQLite cannot carry. Set DATABASE_URL=postgres://user@host:5432/db (CI does)."
+            )
+        if os.environ.get(CHILD_FLAG):
+            self.measure(quick=options["quick"], output=Path(options["output"]))
+            return
+        token = uuid.uuid4().hex[:8]
+        name = f"ccpdash_bench_{token}"
+        names = [name, f"{name}_reads"]
+        prefix = f"ccpdash-bench-{token}"
+        with connection.cursor() as cursor:
+            for database in names:
+                cursor.execute(f'CREATE DATABASE "{database}"')
+        env = {**os.environ, CHILD_FLAG: "1", "DATABASE_URL": database_url(name), READS_DATABASE: names[1],
+               ADMIN_DATABASE: connection.settings_dict["NAME"], "REDIS_PREFIX": prefix,
+               "DJANGO_SETTINGS_MODULE": "ccpdash.settings"}
+        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "benchmark", "--output",
+                   options["output"], *(["--quick"] if options["quick"] else [])]
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        child = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
         try:
-            results = self.measure(options["small"], options["large"])
+            code = child.wait()
+        except KeyboardInterrupt:
+            # Let the child stop the processes it started before its databases go.
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            raise CommandError("interrupted; the benchmark's databases and Redis keys are removed") from None
         finally:
-            teardown_databases(old_config, verbosity=0)
-        self.report(results, Path(options["output"]))
+            signal.signal(signal.SIGTERM, previous)
+            with connection.cursor() as cursor:
+                # The scenarios' copies too, should the child have left one behind.
+                cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{name}%"])
+                for (database,) in cursor.fetchall():
+                    cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            databases.forget_redis_keys(prefix)
+        if code:
+            raise CommandError(f"the benchmark failed (exit code {code})", returncode=code)
 
-    def measure(self, small: int, large: int) -> dict:
-        from contacts.demo import benchmarks
+    def measure(self, *, quick: bool, output: Path) -> None:
+        # A SIGTERM (a CI timeout, the parent stopping) unwinds like Ctrl-C: the processes are stopped.
+        signal.signal(signal.SIGTERM, _interrupt)
+        started, load_at_start = time.monotonic(), os.getloadavg()
 
-        results: dict = {"database": connection.vendor, "sizes": [small, large], "reads": {}, "export": {}}
-        by_size = {}
-        for size in (small, large):
-            self.stderr.write(f"filling the table to {size} contacts…")
-            benchmarks.grow_to(size)
-            by_size[size] = {name: benchmarks.timed(read) for name, read in benchmarks.dashboard_reads().items()}
-            by_size[size]["csv export peak bytes"] = benchmarks.export_peak_bytes()
-        for name, small_figure in by_size[small].items():
-            large_figure = by_size[large][name]
-            if isinstance(small_figure, dict):
-                results["reads"][name] = {"small": small_figure, "large": large_figure,
-                                          "ratio": _ratio(large_figure["ms"], small_figure["ms"])}
-            else:
-                results["export"] = {"small": small_figure, "large": large_figure,
-                                     "ratio": _ratio(large_figure, small_figure)}
-        self.stderr.write("lifecycle and API rates…")
-        results["transitions per second"] = benchmarks.transitions_per_second()
-        results["API creates per second"] = benchmarks.api_creates_per_second()
-        return results
+        def progress(message: str) -> None:
+            self.stderr.write(f"[{time.monotonic() - started:6.1f} s] {message}")
+            self.stderr.flush()
 
-    def report(self, results: dict, folder: Path) -> None:
-        small, large = results["sizes"]
-        self.stdout.write(f"ccpdash benchmark on {results['database']} — {small:,} vs {large:,} contacts")
-        self.stdout.write(f"{'read':32s} {'ms small':>9s} {'ms large':>9s} {'ratio':>6s} {'queries':>8s}")
-        for name, figure in results["reads"].items():
-            queries = f"{figure['small']['queries']}/{figure['large']['queries']}"
-            small_ms, large_ms = figure["small"]["ms"], figure["large"]["ms"]
-            self.stdout.write(f"{name:32s} {small_ms:9.2f} {large_ms:9.2f} {figure['ratio']:6.2f} {queries:>8s}")
-        export = results["export"]
-        self.stdout.write(
-            f"CSV export peak memory: {export['small'] / 1e6:.2f} MB vs {export['large'] / 1e6:.2f} MB "
-            f"(ratio {export['ratio']:.2f})"
-        )
-        self.stdout.write(f"lifecycle: {results['transitions per second']} committed transitions/s")
-        self.stdout.write(f"API: {results['API creates per second']} XML creates/s (in process)")
-        results["at"] = timezone.now().isoformat()
-        results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"benchmark-{results['database']}-{timezone.now():%Y%m%dT%H%M%S}.json"
-        path.write_text(json.dumps(results, indent=2))
-        self.stdout.write(f"saved {path}")
+        sizes = scenarios.QUICK if quick else scenarios.FULL
+        template = connection.settings_dict["NAME"]
+        progress(f"{'quick' if quick else 'full'} run: migrating and configuring {template}")
+        call_command("migrate", verbosity=0, interactive=False)
+        configuration = setup.configure()
+        copies = databases.Databases(template, admin=os.environ[ADMIN_DATABASE])
+        results = scenarios.run_all(copies, Path(settings.BASE_DIR) / "var" / "benchmark" / template, sizes, progress)
+        machine = machines.describe(scenarios.conninfo(), results["web_server"], load_at_start)
+        results["reads"] = self.reads(list(sizes.reads), progress)
+        items = report.figures(results)
+        result = {
+            "kind": "quick" if quick else "full",
+            "at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "seconds": round(time.monotonic() - started, 1),
+            "machine": machine,
+            "configuration": {**configuration, **results["processes"], "connection_cap": results["connection_cap"]},
+            "sizes": sizes.__dict__,
+            "figures": items,
+            "missing": report.missing(items),
+            "results": results,
+        }
+        self.stdout.write(f"ccpdash benchmark ({result['kind']}) on {machine['cpu']}, {machine['cores']}")
+        self.stdout.write(report.table(items))
+        json_path, md_path = report.save(result, output)
+        self.stdout.write(f"\nsaved {json_path} and {md_path}")
+        if result["missing"]:
+            raise CommandError("figures missing: " + "; ".join(result["missing"]))
 
-
-def _ratio(large: float, small: float) -> float:
-    return round(large / small, 2) if small else 0.0
+    def reads(self, sizes: list[int], progress) -> dict:
+        """The reads' figures on the second throw-away database (its own migrate)."""
+        databases.use(os.environ[READS_DATABASE])
+        call_command("migrate", verbosity=0, interactive=False)
+        progress(f"reads at {', '.join(f'{size:,}' for size in sizes)} contacts")
+        return reads.run(sizes, progress=progress, export_up_to=EXPORT_UP_TO)
 
 
-def _forget_redis_keys(prefix: str) -> None:
-    """Drop the messages the benchmark enqueued (nobody consumes its private queue)."""
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-            client.delete(key)
-    except redis.RedisError:
-        pass
+def _interrupt(signum, frame) -> None:
+    # One is enough: a second SIGTERM must not cut the clean-up short (processes left running).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
