@@ -108,6 +108,7 @@ def run_system() -> int:
     commands = {
         "web": processes.web(host, port, access_log=BASE_DIR / "var" / "access.log"),
         "worker": processes.worker(concurrency=2),
+        "periodic": processes.periodic_worker(concurrency=2),
         "beat": processes.beat(BASE_DIR / "var" / "celerybeat-schedule"),
     }
     outputs = {}

@@ -55,9 +55,27 @@ def _access_log_config(access_log: Path) -> Path:
     return path
 
 
-def worker(*, concurrency: int = 2, loglevel: str = "info", extra: tuple[str, ...] = ()) -> list[str]:
-    """A Celery worker (prefork pool) for every queue of the app."""
-    return [str(BIN / "celery"), "-A", "ccpdash", "worker", "-l", loglevel, "--concurrency", str(concurrency), *extra]
+def worker(*, concurrency: int = 2, loglevel: str = "info", nodename: str = "worker@%h",
+           extra: tuple[str, ...] = ()) -> list[str]:
+    """The Celery worker (prefork pool) of live work and bulk jobs (settings.LIVE_QUEUE, BULK_QUEUE)."""
+    from django.conf import settings
+
+    queues = f"{settings.LIVE_QUEUE},{settings.BULK_QUEUE}"
+    return _celery_worker(queues, concurrency, loglevel, nodename, extra)
+
+
+def periodic_worker(*, concurrency: int = 2, loglevel: str = "info", nodename: str = "periodic@%h",
+                    extra: tuple[str, ...] = ()) -> list[str]:
+    """The Celery worker of beat's periodic tasks only (settings.PERIODIC_QUEUE): never behind live work."""
+    from django.conf import settings
+
+    return _celery_worker(settings.PERIODIC_QUEUE, concurrency, loglevel, nodename, extra)
+
+
+def _celery_worker(queues: str, concurrency: int, loglevel: str, nodename: str, extra: tuple[str, ...]) -> list[str]:
+    # -n: two workers on one host need distinct node names (%h is the host name).
+    return [str(BIN / "celery"), "-A", "ccpdash", "worker", "-l", loglevel, "-Q", queues, "-n", nodename,
+            "--concurrency", str(concurrency), *extra]
 
 
 def beat(schedule: Path, *, loglevel: str = "info") -> list[str]:

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,7 +210,34 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_DEFAULT_QUEUE = f"{REDIS_PREFIX}-tasks"
+# Three queues, so no kind of work waits behind another (README "Workers and queues"): live work (a
+# contact's next step: submit, route, cancel, renotify), the periodic work beat sends (sweeps, the
+# reconciler, heartbeats, alert checks, retention), and bulk jobs. Each worker serves the queues its
+# `-Q` names (ccpdash.processes); a worker started without `-Q` serves all three (the tests' workers).
+# The live queue keeps the name the one queue had, so messages already waiting in it survive an upgrade.
+LIVE_QUEUE = f"{REDIS_PREFIX}-tasks"
+PERIODIC_QUEUE = f"{REDIS_PREFIX}-periodic"
+BULK_QUEUE = f"{REDIS_PREFIX}-bulk"
+CELERY_TASK_DEFAULT_QUEUE = LIVE_QUEUE
+# Declared as Celery declares a queue it creates on demand (an exchange of the queue's name), so the
+# live queue's messages published before the split are still delivered.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in (LIVE_QUEUE, PERIODIC_QUEUE, BULK_QUEUE)
+]
+CELERY_TASK_ROUTES = {
+    **{
+        name: {"queue": PERIODIC_QUEUE}
+        for name in (
+            "contacts.tasks.sweep_due",
+            "contacts.tasks.reconcile",
+            "contacts.broadcast.send_heartbeat",
+            "contacts.queue_alerts.check_queue_alerts",
+            "contacts.workflows.resume_bulk_jobs",
+            "contacts.retention.purge_finished_contacts",
+        )
+    },
+    "contacts.workflows.run_bulk_job": {"queue": BULK_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

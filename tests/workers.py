@@ -14,9 +14,10 @@ How to use it:
 Fixtures (all function-scoped; each requests `transactional_db`, so it is torn down before pytest-django
 flushes the database):
     worker         one started worker with an embedded beat (-B), so the periodic sweep runs.
-    start_worker   a factory: start_worker(beat=False, concurrency=1, CCE_CANCEL_LATENCY_SECONDS="5", ...)
-                   starts one more worker; keyword arguments become environment variables of that
-                   worker only. Start at most one with beat=True per test. All are stopped at the end.
+    start_worker   a factory: start_worker(beat=False, concurrency=1, queues=None, CCE_CANCEL_LATENCY_SECONDS="5",
+                   ...) starts one more worker, of every queue unless `queues` (`-Q`) names some; other
+                   keyword arguments become environment variables of that worker only. Start at most one
+                   with beat=True per test. All are stopped at the end.
     kill_worker    kill_worker(w) sends SIGKILL to w's whole process group (main process and pool
                    children), as a crash or an OOM kill would; with acks_late and reject_on_worker_lost
                    its unfinished message comes back only after the broker's visibility timeout, so
@@ -68,11 +69,13 @@ TEST_TIME_SCALES = {
 class WorkerProcess:
     """One `celery worker` subprocess in its own process group."""
 
-    def __init__(self, log_dir: Path, *, beat: bool, concurrency: int, env: dict[str, str]) -> None:
+    def __init__(self, log_dir: Path, *, beat: bool, concurrency: int, env: dict[str, str],
+                 queues: str | None = None) -> None:
         self.nodename = f"test-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
         self.log_path = log_dir / f"{self.nodename.split('@')[0]}.log"
         self.beat = beat
         self.concurrency = concurrency
+        self.queues = queues  # `-Q`: None serves every queue of the app (settings.CELERY_TASK_QUEUES)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -89,6 +92,8 @@ class WorkerProcess:
             "--pool", "prefork", "--concurrency", str(self.concurrency),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
+        if self.queues:
+            command += ["-Q", self.queues]
         if self.beat:
             command += ["-B", "-s", str(self.log_path.with_suffix(".beat-schedule"))]
         return command
@@ -135,7 +140,7 @@ class WorkerProcess:
 
 
 def purge_queue() -> int:
-    """Drop every message waiting in this run's queue."""
+    """Drop every message waiting in this run's queues (live, periodic, bulk)."""
     return app.control.purge() or 0
 
 
@@ -143,10 +148,11 @@ def purge_queue() -> int:
 def start_worker(transactional_db, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(*, beat: bool = True, concurrency: int = 2, **env: str) -> WorkerProcess:
+    def start(*, beat: bool = True, concurrency: int = 2, queues: str | None = None, **env: str) -> WorkerProcess:
         if not started:
             purge_queue()
-        worker = WorkerProcess(tmp_path, beat=beat, concurrency=concurrency, env={k: str(v) for k, v in env.items()})
+        worker = WorkerProcess(tmp_path, beat=beat, concurrency=concurrency, queues=queues,
+                               env={k: str(v) for k, v in env.items()})
         started.append(worker)
         return worker.start()
 

@@ -147,7 +147,12 @@ def start(kind: str, filters: dict, *, user, comment: str = "", token: str | Non
 
 
 def run(job_id: int) -> None:
-    """Work on the job for one slice; queue itself again if there is more (the beat sweep backs that up)."""
+    """Work on the job for one slice; queue itself again if there is more (the beat sweep backs that up).
+
+    A paced job (resubmits under the throttle) never sleeps in its worker slot: when its next step is
+    not due yet, the runner ends and queues itself again with that step's countdown, so the slot serves
+    other work meanwhile.
+    """
     deadline = time.monotonic() + SLICE_SECONDS
     while True:
         job = BulkJob.objects.filter(pk=job_id).first()
@@ -159,10 +164,9 @@ def run(job_id: int) -> None:
             return
         for contact_id in ids:
             wait = (job.next_step_at - timezone.now()).total_seconds() if job.next_step_at else 0
-            if time.monotonic() + wait > deadline:
+            if wait > 0 or time.monotonic() > deadline:
                 run_bulk_job.apply_async((job_id,), countdown=max(wait, 0))
                 return
-            time.sleep(max(wait, 0))
             job = step(job, contact_id)
             if job is None:  # another runner of the same job moved the cursor: it carries on
                 return

@@ -171,6 +171,27 @@ class BulkJobTests:
         assert workflows.pace_interval(RESUBMIT) == 1.0
         assert workflows.pace_interval(CANCEL) == 0.0
 
+    def test_a_paced_job_queues_its_next_step_with_a_countdown_instead_of_sleeping(self, admin, settings,
+                                                                                   monkeypatch):
+        for _ in range(3):
+            discard(task())
+        CceSettings.objects.filter(pk=1).update(throttle_per_minute=120)  # at 0.5: one resubmit a second
+        settings.WORKFLOWS_BULK_SHARE = 0.5
+        settings.CCE_THROTTLE_WINDOW_SECONDS = 60
+        job = workflows.start(RESUBMIT, {}, user=admin)
+
+        def no_sleeping(seconds: float) -> None:
+            raise AssertionError(f"a bulk runner slept {seconds} s in its worker slot")
+
+        queued = []
+        monkeypatch.setattr(workflows.time, "sleep", no_sleeping)
+        monkeypatch.setattr(workflows.run_bulk_job, "apply_async", lambda args, countdown: queued.append(countdown))
+        workflows.run(job.pk)
+        job.refresh_from_db()
+        assert job.done == 1  # the first step was due at once; the second is a second away
+        [countdown] = queued
+        assert 0 < countdown <= 1.0
+
     def test_it_resumes_a_job_whose_runner_went_quiet(self, admin, monkeypatch):
         discard(task())
         job = workflows.start(RESUBMIT, {}, user=admin)

@@ -49,9 +49,11 @@ def _system_figures(scenario: str, system: dict, cap: int) -> list[dict]:
         figure(scenario, "/healthz answers other than 200", system["healthz_not_200_share"], "%"),
         figure(scenario, "web CPU", system["cpu_percent_of_one_core"].get("web"), "% of a core"),
         figure(scenario, "worker CPU", system["cpu_percent_of_one_core"].get("worker"), "% of a core"),
+        figure(scenario, "periodic worker CPU", system["cpu_percent_of_one_core"].get("periodic"), "% of a core"),
         figure(scenario, "benchmark's own CPU", system["cpu_percent_of_one_core"].get("benchmark"), "% of a core"),
         figure(scenario, "web RSS, peak", system["rss_peak_mb"].get("web"), "MB"),
         figure(scenario, "worker RSS, peak", system["rss_peak_mb"].get("worker"), "MB"),
+        figure(scenario, "periodic worker RSS, peak", system["rss_peak_mb"].get("periodic"), "MB"),
     ]
 
 

@@ -108,6 +108,7 @@ class System:
         }
         self.web: Process | None = None
         self.worker: Process | None = None
+        self.periodic: Process | None = None
         self.beat: Process | None = None
         self.workers_started = 0
 
@@ -125,6 +126,7 @@ class System:
     def start(self) -> None:
         self.start_web()
         self.start_worker()
+        self.start_periodic_worker()
         self.beat = Process("beat", processes.beat(self.workdir / "celerybeat-schedule", loglevel="info"),
                             self.env, self.workdir / "beat.log")
 
@@ -150,9 +152,16 @@ class System:
         """Start the worker (again): `--concurrency worker_concurrency`, ready once it answers a ping."""
         self.workers_started += 1
         nodename = f"bench-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
-        command = processes.worker(concurrency=self.worker_concurrency, extra=("-n", nodename))
+        command = processes.worker(concurrency=self.worker_concurrency, nodename=nodename)
         self.worker = Process("worker", command, self.env, self.workdir / f"worker-{self.workers_started}.log")
         self._wait(self.worker, lambda: bool(current_app.control.ping(destination=[nodename], timeout=0.5)))
+
+    def start_periodic_worker(self) -> None:
+        """The worker of beat's periodic tasks (README "Workers and queues"); it keeps running when the worker stops."""
+        nodename = f"bench-periodic-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
+        command = processes.periodic_worker(nodename=nodename)
+        self.periodic = Process("periodic", command, self.env, self.workdir / "worker-periodic.log")
+        self._wait(self.periodic, lambda: bool(current_app.control.ping(destination=[nodename], timeout=0.5)))
 
     def stop_worker(self) -> None:
         if self.worker is not None:
@@ -166,7 +175,7 @@ class System:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        for process in (self.beat, self.worker, self.web):
+        for process in (self.beat, self.periodic, self.worker, self.web):
             if process is not None:
                 process.stop()
 
@@ -182,8 +191,8 @@ class System:
             return {"cap": server, "source": f"PostgreSQL max_connections − superuser_reserved_connections = {server}"}
         count = sum(len(process.tree()) for process in self.processes().values())
         return {"cap": min(server, max_size * count),
-                "source": f"pool of at most {max_size} (DB_POOL_MAX_SIZE) × {count} processes (web, worker and its "
-                          f"pool, beat), within the {server} PostgreSQL admits"}
+                "source": f"pool of at most {max_size} (DB_POOL_MAX_SIZE) × {count} processes (web, the workers and "
+                          f"their pools, beat), within the {server} PostgreSQL admits"}
 
     def env_summary(self) -> dict:
         """What the processes ran with, for the results: the scenario's settings and the command lines."""
@@ -195,7 +204,7 @@ class System:
         }
 
     def processes(self) -> dict[str, Process]:
-        return {p.name: p for p in (self.web, self.worker, self.beat) if p is not None}
+        return {p.name: p for p in (self.web, self.worker, self.periodic, self.beat) if p is not None}
 
     def worker_logs(self) -> list[Path]:
         return sorted(self.workdir.glob("worker-*.log"))
