@@ -30,15 +30,13 @@ Messages are hints; the database is the truth (DESIGN invariant 3).
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
-from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
+
+from .sender import sender
 
 if TYPE_CHECKING:
     from contacts.core.models import Transition
@@ -104,21 +102,10 @@ def send_heartbeat() -> None:
 
 
 def send(group: str, message: dict) -> None:
-    """group_send from synchronous code (views, Celery workers) or from inside an event loop's thread.
+    """Broadcast `message` to `group` from any code (views, Celery workers, an event loop's thread); never blocks.
 
-    channels-redis keeps one connection pool per event loop and closes it with the loop that
-    async_to_sync creates for the call, so a worker never reuses a pool from a dead loop
-    ("Event loop is closed"). A failure is logged, never raised: the move is already committed
-    and browsers recover missed events from the events endpoint.
+    The message goes on this process's one broadcast queue (contacts.live.sender), whose thread sends it
+    over a long-lived event loop's channel-layer connections, in order. A failure is logged, never
+    raised: the move is already committed and browsers recover missed events from the events endpoint.
     """
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    if settings.BROADCAST_DELAY_SECONDS:
-        # The benchmark's probe only (tests/demo/test_benchmark.py): a delay it injects here must show
-        # up in its commit → browser latency, which proves that figure measures this path.
-        time.sleep(settings.BROADCAST_DELAY_SECONDS)
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        log.warning("broadcast to %s failed; dashboards will resync", group, exc_info=True)
+    sender().put(group, message)

@@ -1,0 +1,117 @@
+"""The one broadcast path of a process: a thread with a long-lived event loop that sends to the channel layer.
+
+`broadcast.send()` used to call `async_to_sync(layer.group_send)` in the caller's thread. In a web
+request that blocked the answer until the web process's event loop got round to the send (a third of
+an API create's time under load, README "Benchmarks"); in a Celery worker every call built an event
+loop, and with it a new channel-layer connection pool, and threw both away. Now each process has one
+`Sender`: callers put messages on its queue and return at once, and its thread sends them one after
+another, in the order they were put, over the connections of one event loop that lives as long as the
+process.
+
+Messages are hints (DESIGN invariant 3): a message that cannot be sent (Redis down, the queue full
+because Redis hangs) is logged and dropped, never raised to the caller, whose move is already
+committed; the heartbeat's newest id makes every page resync what it missed. A forked child (Celery's
+prefork pool) never uses its parent's thread, which did not survive the fork: it starts its own on its
+first message. At exit the thread gets a moment to send what is still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# Messages waiting to be sent, at most: past this Redis is not keeping up at all, and what is dropped
+# is resynced from the database by the pages.
+MAX_WAITING = 10_000
+EXIT_FLUSH_SECONDS = 2.0
+
+
+class Sender:
+    """A daemon thread sending queued (group, message) pairs to the channel layer, in order, on one loop."""
+
+    def __init__(self, max_waiting: int = MAX_WAITING) -> None:
+        self.pid = os.getpid()
+        self.waiting: queue.Queue = queue.Queue(maxsize=max_waiting)
+        self.dropped = 0
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="ccpdash-broadcast", daemon=True)
+        self.thread.start()
+
+    def put(self, group: str, message: dict) -> bool:
+        """Queue one message; False (logged) if the queue is full. Never blocks."""
+        # The benchmark's probe delays every message from the moment it is put (tests/demo/test_benchmark.py).
+        due = time.monotonic() + settings.BROADCAST_DELAY_SECONDS
+        try:
+            self.waiting.put_nowait((group, message, due))
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("broadcast queue full (%d waiting): %d messages dropped; dashboards will resync",
+                            self.waiting.qsize(), self.dropped)
+            return False
+        return True
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every queued message was sent (or given up), at most `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.waiting.unfinished_tasks:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        while True:
+            group, message, due = self.waiting.get()
+            try:
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                self.loop.run_until_complete(self._send(group, message))
+            finally:
+                self.waiting.task_done()
+
+    @staticmethod
+    async def _send(group: str, message: dict) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            log.warning("broadcast to %s failed; dashboards will resync", group, exc_info=True)
+
+
+_sender: Sender | None = None
+_lock = threading.Lock()
+
+
+def sender() -> Sender:
+    """This process's Sender, started on first use (again in a forked child)."""
+    global _sender
+    current = _sender
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _lock:
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = Sender()
+        return _sender
+
+
+def _flush_at_exit() -> None:
+    if _sender is not None and _sender.pid == os.getpid():
+        _sender.flush(EXIT_FLUSH_SECONDS)
+
+
+atexit.register(_flush_at_exit)
