@@ -36,6 +36,8 @@ from django.test import Client
 from django.test.utils import setup_databases, teardown_databases
 from django.utils import timezone
 
+from contacts.demo.bench.databases import forget_redis_keys
+
 CHILD_FLAG = "CCPDASH_COMPARE_SERVERS_CHILD"
 DEFAULT_SERVERS = "daphne,uvicorn,hypercorn,chosen:1,chosen:2,chosen:3"
 PACKAGES = ["daphne", "uvicorn", "uvloop", "httptools", "websockets", "granian", "hypercorn", "Django",
@@ -83,7 +85,7 @@ class Command(BaseCommand):
             try:
                 code = subprocess.run([sys.executable, *sys.argv], env=env).returncode
             finally:
-                _forget_redis_keys(prefix)
+                forget_redis_keys(prefix)
             sys.exit(code)
         specs = self.installed([_spec(item) for item in options["servers"].split(",") if item.strip()])
         # A name of our own for the throw-away database, so a test run's test database is never touched.
@@ -289,16 +291,6 @@ def describe_machine() -> dict:
         "redis": redis_version, "packages": versions, "load average at start": os.getloadavg(),
         "at": timezone.now().isoformat(),
     }
-
-
-def _forget_redis_keys(prefix: str) -> None:
-    """Drop the messages the run enqueued (nobody consumes its private queue) and its channel keys."""
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        for key in client.scan_iter(match=f"*{prefix}*", count=1000):
-            client.delete(key)
-    except redis.RedisError:
-        pass
 
 
 # --- The report ---
