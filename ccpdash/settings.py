@@ -199,10 +199,17 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             "hosts": [REDIS_URL],
             "prefix": f"{REDIS_PREFIX}:channels",
-            # The default of 100 drops events for a slow browser during bursts; the page
-            # resyncs anyway (DESIGN invariant 3), but fewer gaps mean fewer fetches.
-            "capacity": 1500,
-            "expiry": 60,
+            # The group's members are the web processes' hubs (contacts.live.hub), not the sockets, and
+            # what they receive are frames of up to 500 messages each (contacts.live.sender); a hub
+            # reads its channel without pause. Capacity: frames waiting for one hub before more are
+            # dropped (and the gap makes its pages resync); README "Live updates" gives the measured
+            # depth. Expiry: a frame older than this is dropped unread, a gap again; past 30 s a page
+            # reads the events faster than it would get them. Group expiry: a hub renews its
+            # membership every quarter of it, so only a dead process's hub falls out, within 5 minutes,
+            # and until then costs the senders one message per frame into a channel nobody reads.
+            "capacity": env_int("CHANNEL_CAPACITY", 1000, minimum=1),
+            "expiry": env_int("CHANNEL_EXPIRY_SECONDS", 30, minimum=1),
+            "group_expiry": env_int("CHANNEL_GROUP_EXPIRY_SECONDS", 300, minimum=4),
         },
     }
 }
@@ -231,6 +238,7 @@ CELERY_TASK_ROUTES = {
             "contacts.tasks.sweep_due",
             "contacts.tasks.reconcile",
             "contacts.broadcast.send_heartbeat",
+            "contacts.dashboard.push_snapshots",
             "contacts.queue_alerts.check_queue_alerts",
             "contacts.workflows.resume_bulk_jobs",
             "contacts.retention.purge_finished_contacts",
@@ -322,6 +330,14 @@ CCE_RECONCILE_SECONDS = env_number("CCE_RECONCILE_SECONDS", 2.0, minimum=0.05)
 CCE_RECONCILE_AFTER_SECONDS = env_number("CCE_RECONCILE_AFTER_SECONDS", 5.0)
 # Seconds every broadcast waits before it is sent: only the benchmark's probe sets it (README "Benchmarks").
 BROADCAST_DELAY_SECONDS = env_number("BROADCAST_DELAY_SECONDS", 0.0)
+# A web process sends each dashboard at most one frame per this many seconds; what comes meanwhile joins
+# the next frame. The first frame after a quiet spell goes at once (contacts.live.hub).
+LIVE_FRAME_SECONDS = env_number("LIVE_FRAME_SECONDS", 0.02)
+# Frames waiting for one socket, at most: more, and the browser has stopped reading; it is told to resync.
+LIVE_SOCKET_MAX_FRAMES = env_int("LIVE_SOCKET_MAX_FRAMES", 250, minimum=1)
+# Seconds between two snapshots of the overview's figures and the alert counts, computed by one process
+# (Celery beat's task on the periodic queue) and pushed to every dashboard (contacts.live.snapshots).
+LIVE_SNAPSHOT_SECONDS = env_number("LIVE_SNAPSHOT_SECONDS", 1.0, minimum=0.2)
 
 CELERY_BEAT_SCHEDULE = {
     "dashboard-heartbeat": {
@@ -329,6 +345,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         # Only the newest heartbeat matters: one nobody ran in time is dropped, not queued up.
         "options": {"expires": 5.0},
+    },
+    "dashboard-snapshots": {
+        "task": "contacts.dashboard.push_snapshots",
+        "schedule": LIVE_SNAPSHOT_SECONDS,
+        "options": {"expires": LIVE_SNAPSHOT_SECONDS},
     },
     "cce-sweep-due": {
         "task": "contacts.tasks.sweep_due",

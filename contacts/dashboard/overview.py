@@ -36,6 +36,8 @@ def overview(now: datetime | None = None) -> dict:
     """Everything the queue overview shows, as JSON-ready data (the page's first paint and its refreshes)."""
     now = now or timezone.now()
     return {
+        # Orders the page's fetched and pushed copies (contacts.dashboard.snapshots): the newest wins.
+        "version": int(now.timestamp() * 1000),
         "generated_at": now.isoformat(),
         "last_id": latest_transition_id(),
         "groupings": [queue_grouping(key, now) for key in GROUPINGS],

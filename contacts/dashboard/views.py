@@ -46,7 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "now": now,
         "overview": figures,
         "events": events,
-        **live_page(request, figures["last_id"], with_alert_list=True, overview=reverse("dashboard-overview")),
+        **live_page(request, figures["last_id"], with_alert_list=True, overview=reverse("dashboard-overview"),
+                     overview_version=figures["version"]),
     }
     return render(request, "dashboard/home.html", context)
 

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import threading
@@ -28,6 +29,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 
 from ccpdash import processes
+from contacts.live.hub import unpack
 
 APP = "ccpdash.asgi:application"
 BIN = processes.BIN
@@ -61,6 +63,13 @@ def candidate_command(name: str, host: str, port: int | str, workers: int = 1) -
         return [str(BIN / "hypercorn"), "-k", "uvloop", "-b", f"{host}:{port}", "-w", str(workers),
                 "--log-level", "warning", APP]
     raise ValueError(f"unknown server {name!r}")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server about to be started)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class ServerProcess:
@@ -280,10 +289,11 @@ async def fanout(port: int, cookie: str, *, sockets: int, events: int, start_pub
         try:
             async for frame in ws:
                 now = time.time()
-                stamp = json.loads(frame).get("event", {}).get("bench")
-                if stamp and stamp["tag"] == tag:
-                    latencies.append(now - stamp["sent"])
-                    last_seen[0] = now
+                for message in unpack(json.loads(frame)):
+                    stamp = message.get("event", {}).get("bench")
+                    if stamp and stamp["tag"] == tag:
+                        latencies.append(now - stamp["sent"])
+                        last_seen[0] = now
         except websockets.ConnectionClosed:
             pass
 

@@ -1,4 +1,10 @@
-"""The dashboard's WebSocket: authorizes, joins the broadcast group, forwards events and heartbeats.
+"""The dashboard's WebSocket: authorizes, joins its process's hub, and writes the hub's frames in order.
+
+The socket is not a member of the channel-layer group itself: the process's hub (contacts.live.hub)
+is, and offers each frame's text, encoded once, to every socket. Each socket has an outbox and a
+writer task, so a slow browser delays only its own frames: when frames queue up behind it, the writer
+sends all that wait as one WebSocket message, a JSON array of frames; when `LIVE_SOCKET_MAX_FRAMES`
+wait, the browser has stopped reading and the outbox is replaced by one resync message.
 
 Close codes the page acts on: 4401 signed out (no session, or it expired or was logged out while
 the socket was open), 4403 signed in without `contacts.view_dashboard`. The socket is accepted
@@ -8,7 +14,9 @@ socket (a refused handshake reads as 1006).
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from importlib import import_module
 
 from channels.db import database_sync_to_async
@@ -18,15 +26,21 @@ from django.contrib.auth import SESSION_KEY
 
 from contacts.core.permissions import VIEW_DASHBOARD
 
-from .broadcast import DASHBOARD_GROUP
+from . import hub as hubs
 
 SIGNED_OUT, FORBIDDEN = 4401, 4403
 SESSION_RECHECK_SECONDS = 30
+BEHIND = '{"type":"resync","why":"behind"}'
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
-    joined = False
+    # No channel of its own: the hub receives for every socket of the process (an alias with no
+    # configured layer makes Channels skip the per-consumer channel and its receive loop).
+    channel_layer_alias = "none: sockets receive through contacts.live.hub"
+    hub: hubs.Hub | None = None
+    writer: asyncio.Task | None = None
     session_checked_at = 0.0
+    session_check: asyncio.Task | None = None
 
     async def connect(self) -> None:
         refusal = await self.refusal()
@@ -34,12 +48,47 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=refusal)
             return
+        self.outbox: deque[str] = deque()
+        self.waiting = asyncio.Event()
+        self.session_confirmed = asyncio.Event()  # cleared while a session check runs: nothing is sent
+        self.session_confirmed.set()
+        self.overflows = 0
         # Join before accepting: once the page sees the socket open, no broadcast can slip past it,
         # so the resync it starts then covers everything before.
-        await self.channel_layer.group_add(DASHBOARD_GROUP, self.channel_name)
-        self.joined = True
+        self.hub = await hubs.hub()
+        self.hub.add(self)
         self.session_checked_at = time.monotonic()
         await self.accept()
+        self.writer = asyncio.create_task(self._write(), name="ccpdash-socket-writer")
+
+    def offer(self, text: str) -> None:
+        """Queue one frame's text (the hub calls this for every socket with the same string)."""
+        if len(self.outbox) >= settings.LIVE_SOCKET_MAX_FRAMES:
+            # The browser stopped reading (its buffers are full, so our sends wait): what waits is stale,
+            # and the page catches up from the events endpoint when it reads again.
+            self.outbox.clear()
+            self.outbox.append(BEHIND)
+            self.overflows += 1
+        self.outbox.append(text)
+        self.waiting.set()
+
+    async def _write(self) -> None:
+        while True:
+            if not self.outbox:
+                self.waiting.clear()
+                await self.waiting.wait()
+                continue
+            if len(self.outbox) == 1:
+                text = self.outbox.popleft()
+            else:  # behind: everything that waits, in one message
+                texts = list(self.outbox)
+                self.outbox.clear()
+                text = "[" + ",".join(texts) + "]"
+            await self.session_confirmed.wait()
+            try:
+                await self.send(text_data=text)
+            except Exception:  # the socket went away under us; disconnect() follows
+                return
 
     async def refusal(self) -> int | None:
         user = self.scope.get("user")
@@ -50,35 +99,39 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         return None
 
     async def disconnect(self, code: int) -> None:
-        if self.joined:
-            await self.channel_layer.group_discard(DASHBOARD_GROUP, self.channel_name)
+        if self.hub is not None:
+            self.hub.discard(self)
+        for task in (self.writer, self.session_check):
+            if task is not None:
+                task.cancel()
 
     async def receive_json(self, content, **kwargs) -> None:
         """The page sends nothing the server needs; the socket is one-way."""
 
-    async def contact_event(self, message: dict) -> None:
-        await self.send_json({"type": "event", "event": message["event"]})
+    def heartbeat_seen(self) -> None:
+        """A heartbeat went by: the moment to check, at most every SESSION_RECHECK_SECONDS, that the session
+        still stands (it can expire or be logged out while the socket stays open)."""
+        if time.monotonic() - self.session_checked_at < SESSION_RECHECK_SECONDS:
+            return
+        if self.session_check is not None and not self.session_check.done():
+            return
+        self.session_checked_at = time.monotonic()
+        self.session_confirmed.clear()
+        self.session_check = asyncio.create_task(self._close_if_signed_out())
 
-    async def job_progress(self, message: dict) -> None:
-        # A bulk job's progress (contacts.workflows.jobs.progress documents it); the job page follows it.
-        await self.send_json({"type": "job", "job": message["job"]})
-
-    async def alert_ack(self, message: dict) -> None:
-        # Alert messages (contacts.alerts.discards documents them) go to the page as they were sent.
-        await self.send_json(message)
-
-    async def alert_queue(self, message: dict) -> None:
-        await self.send_json(message)
-
-    async def contact_heartbeat(self, message: dict) -> None:
-        # A session can expire or be logged out while the socket stays open; the heartbeat is
-        # the moment to notice, at most every SESSION_RECHECK_SECONDS per socket.
-        if time.monotonic() - self.session_checked_at >= SESSION_RECHECK_SECONDS:
-            self.session_checked_at = time.monotonic()
-            if not await self.session_alive():
-                await self.close(code=SIGNED_OUT)
-                return
-        await self.send_json({"type": "heartbeat", "last_id": message["last_id"], "at": message.get("at")})
+    async def _close_if_signed_out(self) -> None:
+        try:
+            alive = await self.session_alive()
+        except Exception:  # the database did not answer: keep the socket, check again at a later heartbeat
+            alive = True
+        if alive:
+            self.session_confirmed.set()
+            return
+        if self.hub is not None:
+            self.hub.discard(self)
+        if self.writer is not None:
+            self.writer.cancel()
+        await self.close(code=SIGNED_OUT)
 
     @database_sync_to_async
     def session_alive(self) -> bool:

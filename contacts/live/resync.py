@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -56,5 +57,8 @@ def live_config(request: HttpRequest, last_id: int, **extra) -> dict:
         "login": f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}",
         "last_id": last_id,
         "window": RESYNC_WINDOW,
+        # How often the server pushes its snapshots (contacts.dashboard.snapshots): pages wait a few
+        # of these for one before they fetch the figures themselves.
+        "snapshot_ms": round(settings.LIVE_SNAPSHOT_SECONDS * 1000),
         **extra,
     }

@@ -8,6 +8,13 @@ loop, and with it a new channel-layer connection pool, and threw both away. Now 
 another, in the order they were put, over the connections of one event loop that lives as long as the
 process.
 
+The thread sends frames, not messages: each time round it takes every message already waiting (up
+to `FRAME_MAX`), and sends one `live.frame` per group, `{"type": "live.frame", "producer": …, "seq": n,
+"messages": [...]}`, numbered per (process, group) from 1. One message alone goes at once, so a quiet
+system adds no wait; under load a frame holds what came while the previous one was sent, so Redis and
+every web process's hub (contacts.live.hub) handle one message per frame, not one per event. A hub that
+sees a producer's `seq` jump knows frames were lost (a full or expired channel) and has its pages resync.
+
 Messages are hints (DESIGN invariant 3): a message that cannot be sent (Redis down, the queue full
 because Redis hangs) is logged and dropped, never raised to the caller, whose move is already
 committed; the heartbeat's newest id makes every page resync what it missed. A forked child (Celery's
@@ -22,8 +29,10 @@ import atexit
 import logging
 import os
 import queue
+import socket
 import threading
 import time
+import uuid
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -34,6 +43,14 @@ log = logging.getLogger(__name__)
 # is resynced from the database by the pages.
 MAX_WAITING = 10_000
 EXIT_FLUSH_SECONDS = 2.0
+# Messages in one frame, at most: a burst is sent as several frames of this size rather than one huge one.
+FRAME_MAX = 500
+FRAME_TYPE = "live.frame"
+
+
+def producer_name() -> str:
+    """This process, as frames name it: unique across hosts and restarts (pid numbers are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Sender:
@@ -43,6 +60,8 @@ class Sender:
         self.pid = os.getpid()
         self.waiting: queue.Queue = queue.Queue(maxsize=max_waiting)
         self.dropped = 0
+        self.producer = producer_name()
+        self.sequences: dict[str, int] = {}  # group -> number of the last frame sent to it
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="ccpdash-broadcast", daemon=True)
         self.thread.start()
@@ -73,14 +92,39 @@ class Sender:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         while True:
-            group, message, due = self.waiting.get()
+            batch = [self.waiting.get()]
             try:
-                wait = due - time.monotonic()
+                wait = batch[0][2] - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
-                self.loop.run_until_complete(self._send(group, message))
+                batch += self._take_due(FRAME_MAX - 1)
+                self.loop.run_until_complete(self._send_frames(batch))
             finally:
-                self.waiting.task_done()
+                for _ in batch:
+                    self.waiting.task_done()
+
+    def _take_due(self, limit: int) -> list[tuple[str, dict, float]]:
+        """What else is waiting and due now, without waiting for more."""
+        taken: list[tuple[str, dict, float]] = []
+        now = time.monotonic()
+        while len(taken) < limit:
+            try:
+                item = self.waiting.get_nowait()
+            except queue.Empty:
+                break
+            taken.append(item)
+            if item[2] > now:  # due later (the probe's delay): it goes with this frame, after a short wait
+                time.sleep(item[2] - now)
+                now = time.monotonic()
+        return taken
+
+    async def _send_frames(self, batch: list[tuple[str, dict, float]]) -> None:
+        by_group: dict[str, list[dict]] = {}
+        for group, message, _ in batch:
+            by_group.setdefault(group, []).append(message)
+        for group, messages in by_group.items():
+            seq = self.sequences[group] = self.sequences.get(group, 0) + 1
+            await self._send(group, {"type": FRAME_TYPE, "producer": self.producer, "seq": seq, "messages": messages})
 
     @staticmethod
     async def _send(group: str, message: dict) -> None:

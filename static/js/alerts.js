@@ -6,14 +6,20 @@
 // transition event, an alert.ack or alert.queue message, a reconnect or a heartbeat naming an event we
 // never saw makes the page re-read the feed after its cursors minus a window; everything is deduped by key
 // (alerts) or id (acknowledgements). The alert format is documented in contacts/alerts.py.
+//
+// The server reads the feed once a second for every page and pushes what is new (alerts.snapshot,
+// contacts.dashboard.snapshots): a page applies it when it already has everything up to the snapshot's
+// `since`, and reads the feed itself only when it missed one, when a snapshot is partial (`more`), or
+// when none came a few intervals after a discard or an acknowledgement (beat not running).
 import { createToasts, links, newer } from "./alert_toasts.js";
-import { el, formatTime } from "./live.js";
+import { config as live, el, formatTime } from "./live.js";
 
 const cfg = JSON.parse(document.getElementById("alerts-config").textContent);
 const LIST_MAX = 200;
 const SWEEP_MS = 30000;
 const BEHIND_GRACE_MS = 1500;
 const MAX_PAGES = 20;
+const SNAPSHOT_GRACE_MS = 3 * live.snapshot_ms + 1000; // a snapshot should have brought it by then
 
 const baseline = { ...cfg.cursors }; // alerts up to these ids existed at page load: listed, never toasted
 let cursors = { ...cfg.cursors };
@@ -35,16 +41,26 @@ const toasts = createToasts({
 // --- reading the feed -----------------------------------------------------------------------------------
 
 let timer = null;
+let timerDue = Infinity;
 let reading = null;
 let readAgain = false;
 let lastRead = 0;
 
 function schedule(delay) {
-  if (timer !== null) return; // a read is already due: it will see this too
+  const due = Date.now() + delay;
+  if (due >= timerDue) return; // a read is already due as soon: it will see this too
+  clearTimeout(timer);
+  timerDue = due;
   timer = setTimeout(() => {
-    timer = null;
+    unschedule();
     read();
   }, delay);
+}
+
+function unschedule() {
+  clearTimeout(timer);
+  timer = null;
+  timerDue = Infinity;
 }
 
 function read() {
@@ -88,16 +104,19 @@ window.addEventListener("ccpdash:events", ({ detail: events }) => {
     newestEvent = Math.max(newestEvent, event.id);
     discard ||= event.to[0] === "discarded";
   }
-  if (discard) schedule(250); // its alert (with the fix link) comes from the feed; one read per burst
+  // Its alert (with the fix link) comes with the next snapshot; the feed is read only if none does.
+  if (discard) schedule(SNAPSHOT_GRACE_MS);
 });
 
 window.addEventListener("ccpdash:message", ({ detail: message }) => {
   if (message.type === "alert.ack") {
     applyAcks(message.acks);
-    schedule(message.more ? 0 : 500); // the count, and the rest of a long list
+    schedule(message.more ? 0 : SNAPSHOT_GRACE_MS); // the count comes with the snapshot; a long list's rest now
   } else if (message.type === "alert.queue") {
     applyAlerts([message.alert]);
-    schedule(500);
+    schedule(SNAPSHOT_GRACE_MS);
+  } else if (message.type === "alerts.snapshot") {
+    applySnapshot(message);
   } else if (message.type === "heartbeat") {
     const id = message.last_id;
     if (id > newestEvent) setTimeout(() => id > newestEvent && schedule(0), BEHIND_GRACE_MS);
@@ -106,6 +125,21 @@ window.addEventListener("ccpdash:message", ({ detail: message }) => {
 });
 
 window.addEventListener("ccpdash:open", () => schedule(0));
+window.addEventListener("ccpdash:resync", () => schedule(0)); // frames were lost: snapshots among them
+
+function applySnapshot(snapshot) {
+  if (!Object.keys(cursors).every((name) => cursors[name] >= snapshot.since[name])) {
+    schedule(0); // a snapshot before this one never came: read what it had
+    return;
+  }
+  applyAlerts(snapshot.alerts);
+  applyAcks(snapshot.acks);
+  for (const name of Object.keys(cursors)) cursors[name] = Math.max(cursors[name], snapshot.cursors[name]);
+  setCount(snapshot.unacknowledged);
+  lastRead = Date.now();
+  if (snapshot.more) schedule(0);
+  else if (cursors.discards >= newestEvent && !reading) unschedule(); // nothing left for a read to find
+}
 
 // --- alerts and acknowledgements ------------------------------------------------------------------------
 

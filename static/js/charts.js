@@ -227,6 +227,7 @@ window.addEventListener("ccpdash:events", ({ detail: events }) => {
   schedule();
 });
 window.addEventListener("ccpdash:open", () => read()); // whatever the socket missed while it was down
+window.addEventListener("ccpdash:resync", () => rereadSoon()); // frames were lost on the way
 window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", rebuildAll);
 new ResizeObserver(() => {
   charts.forEach((chart) => chart.plot?.setSize({ width: Math.max(240, chart.figure.clientWidth - 2), height: 190 }));

@@ -1,15 +1,17 @@
-// The queue overview page: refreshes the counters from /overview when events arrive (at most once a
-// second) and keeps the recent-activity list from the live events.
+// The queue overview page: draws the counters from the snapshots the server pushes (overview.snapshot,
+// contacts.dashboard.snapshots) and keeps the recent-activity list from the live events. Only when no
+// snapshot came for a few intervals after events (beat not running) does it fetch /overview itself.
 import { config, el, formatTime, formatWait, shortReason, startLive } from "./live.js";
 import "./resubmit.js"; // window.ccpdash.resubmit: the alert list and toasts open the resubmit dialog with it
 
 const RECENT = 30;
-const REFRESH_MS = 1000;
+const REFRESH_MS = 3 * config.snapshot_ms + 1000; // a snapshot should have come by then
 const IDLE_REFRESH_MS = 10000; // ages and the 15-minute window move even when nothing happens
 
 let refreshTimer = null;
 let refreshDue = Infinity;
 let lastRefresh = Date.now();
+let shownVersion = config.overview_version;
 const activity = document.getElementById("activity");
 const items = new Map(); // event id -> <li>
 for (const li of activity.querySelectorAll("li[data-id]")) items.set(Number(li.dataset.id), li);
@@ -36,12 +38,28 @@ async function refresh() {
     if (response.ok) {
       const data = await response.json();
       // A slow answer must not overwrite a newer one.
-      if (number === refreshes) requestAnimationFrame(() => renderOverview(data));
+      if (number === refreshes) show(data);
     }
   } catch {
     scheduleRefresh(); // the server is unreachable: the socket's reconnect will say so; try again
   }
 }
+
+// Draw `data` (fetched or pushed) unless what is shown is newer.
+function show(data) {
+  if (data.version <= shownVersion) return;
+  shownVersion = data.version;
+  requestAnimationFrame(() => data.version === shownVersion && renderOverview(data));
+}
+
+window.addEventListener("ccpdash:message", ({ detail: message }) => {
+  if (message.type !== "overview.snapshot") return;
+  // A snapshot is a refresh: the fallback fetch waits for the next quiet spell.
+  lastRefresh = Date.now();
+  clearTimeout(refreshTimer);
+  refreshDue = Infinity;
+  show(message.overview);
+});
 
 function renderOverview(data) {
   const generated = document.getElementById("generated");

@@ -8,6 +8,12 @@ const config = JSON.parse(document.getElementById("job-config").textContent);
 const items = document.getElementById("job-items");
 const REFRESH_MIN_MS = 500;
 const POLL_MS = 3000;
+// Every message of one socket message, in order: the server sends frames of messages (contacts.live.hub),
+// or an array of frames to a socket that fell behind. This page keeps no sequence: it re-reads its status.
+function messagesOf(data) {
+  return (Array.isArray(data) ? data : [data]).flatMap((frame) => (frame.type === "frame" ? frame.messages : [frame]));
+}
+
 let finished = document.getElementById("job-state").dataset.state === "done";
 let refreshing = null;
 let lastRefresh = 0;
@@ -97,15 +103,16 @@ function open() {
     refresh();
   };
   socket.onmessage = (message) => {
-    const data = JSON.parse(message.data);
-    if (data.type === "job" && data.job.id === config.job) {
-      showProgress(data.job);
-      refresh();
-    } else if (data.type === "event") {
-      const [state, reason] = data.event.to;
-      showItem(data.event.contact, state, reason);
-    } else if (data.type === "heartbeat" && !finished) {
-      refresh();
+    for (const data of messagesOf(JSON.parse(message.data))) {
+      if (data.type === "job" && data.job.id === config.job) {
+        showProgress(data.job);
+        refresh();
+      } else if (data.type === "event") {
+        const [state, reason] = data.event.to;
+        showItem(data.event.contact, state, reason);
+      } else if ((data.type === "heartbeat" || data.type === "resync") && !finished) {
+        refresh(); // the status read is the truth; a resync notice means messages were lost
+      }
     }
   };
   socket.onclose = (closed) => {

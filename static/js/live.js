@@ -4,6 +4,12 @@
 // not by commit, and the channel layer may drop messages. So the page remembers the newest id it has
 // seen, dedupes by id, and re-reads the events after (that id - a safety window) whenever it
 // (re)connects, whenever a heartbeat names a newer id than it has seen, and every so often anyway.
+//
+// The server sends frames (contacts.live.hub): {"type": "frame", "seq", "last_id", "messages": [...]},
+// or, to a socket that fell behind, a JSON array of frames in one message. `seq` counts per connection;
+// a number skipped means frames were dropped on the way, and `{"type": "resync"}` (alone or inside a
+// frame) says so outright: either way the page re-reads the events and tells the other modules
+// (ccpdash:resync) to re-read what they keep. A frame's messages are applied in one pass.
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 
@@ -87,6 +93,11 @@ export function showAlert(message, linkText, href) {
 // Starts the live feed. `apply(events)` gets each batch of unseen events (in arrival order) once per
 // animation frame; `contact` limits resync reads to one contact; `seen` are ids the page already shows;
 // `onHeartbeat(lastId)` and `onGap()` (too far behind to read every event) are optional.
+// The frames of one socket message (a frame, a resync notice, or an array of them).
+function framesOf(data) {
+  return Array.isArray(data) ? data : [data];
+}
+
 export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => {}, onGap = null }) {
   let lastId = config.last_id;
   let socket = null;
@@ -99,6 +110,9 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
   let behindTimer = null;
   let queue = [];
   let flushScheduled = false;
+  let resyncCount = 0;
+  let lostAfter = null; // the newest id seen when a loss was noticed, until a read from there starts
+  let nextSeq = null; // the frame number this connection should get next (null: whatever comes first)
   const seenIds = new Set(seen);
 
   function flush() {
@@ -138,7 +152,19 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
   }
 
   async function readEvents() {
-    const params = new URLSearchParams({ after: Math.max(0, lastId - config.window), limit: PAGE_LIMIT });
+    // From before the first loss noticed: frames that came after it raised lastId past what was lost.
+    const from = lostAfter === null ? lastId : Math.min(lostAfter, lastId);
+    lostAfter = null;
+    try {
+      return await readEventsAfter(from);
+    } catch (error) {
+      lostAfter = lostAfter === null ? from : Math.min(lostAfter, from); // the retry starts there again
+      throw error;
+    }
+  }
+
+  async function readEventsAfter(from) {
+    const params = new URLSearchParams({ after: Math.max(0, from - config.window), limit: PAGE_LIMIT });
     if (contact) params.set("contact", contact);
     let url = `${config.events}?${params}`;
     for (let pages = 0; url; pages++) {
@@ -163,6 +189,7 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
     }
     if (why === "behind") setStatus("behind");
     lastResync = Date.now();
+    resyncCount++;
     resyncing = readEvents()
       .then((ok) => {
         if (ok && socket && socket.readyState === WebSocket.OPEN) setStatus("live");
@@ -197,6 +224,31 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
     }
   }
 
+  function receiveFrame(frame) {
+    if (frame.type === "resync") return lost(frame.why);
+    if (frame.type !== "frame") return;
+    if (nextSeq !== null && frame.seq !== nextSeq) lost("gap");
+    nextSeq = frame.seq + 1;
+    const events = [];
+    for (const message of frame.messages) {
+      if (message.type === "event") events.push(message.event);
+      else if (message.type === "resync") lost(message.why);
+      else {
+        if (message.type === "heartbeat") heartbeat(message.last_id);
+        // Heartbeats, snapshots and other modules' messages (alert.ack, alert.queue) go to whoever listens.
+        window.dispatchEvent(new CustomEvent("ccpdash:message", { detail: message }));
+      }
+    }
+    if (events.length) accept(events);
+  }
+
+  function lost(why) {
+    // Frames never came: re-read the events from here, and let alerts.js and charts.js re-read theirs.
+    lostAfter = lostAfter === null ? lastId : Math.min(lostAfter, lastId);
+    resync("behind");
+    window.dispatchEvent(new CustomEvent("ccpdash:resync", { detail: why }));
+  }
+
   function stop() {
     stopped = true;
     clearTimeout(behindTimer);
@@ -227,12 +279,10 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
       resync("reconnect");
       window.dispatchEvent(new Event("ccpdash:open")); // others resync what they keep (alerts, charts)
     };
+    nextSeq = null;
     ws.onmessage = (message) => {
-      const data = JSON.parse(message.data);
-      if (data.type === "event") accept([data.event]);
-      else if (data.type === "heartbeat") heartbeat(data.last_id);
-      // Heartbeats and other modules' messages (alert.ack, alert.queue) go to whoever listens.
-      if (data.type !== "event") window.dispatchEvent(new CustomEvent("ccpdash:message", { detail: data }));
+      if (socket !== ws) return;
+      for (const frame of framesOf(JSON.parse(message.data))) receiveFrame(frame);
     };
     ws.onclose = (closed) => {
       if (socket === ws) socket = null;
@@ -255,6 +305,7 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
       if (socket) socket.close();
     },
     lastId: () => lastId,
+    resyncs: () => resyncCount,
     status: () => document.getElementById("live-status")?.dataset.state,
   });
 

@@ -17,6 +17,7 @@ from contacts.core import permissions as roles
 from contacts.core.lifecycle import Reason, Source
 from contacts.core.models import Contact
 from tests.alerts.support import ack, discards, make_user, queue_up
+from tests.live.support import receive_type
 
 
 def session_cookie(user) -> str:
@@ -35,10 +36,7 @@ async def open_socket(cookie: str) -> WebsocketCommunicator:
 
 async def receive(communicator: WebsocketCommunicator, type_: str) -> dict:
     """The next message of `type_` (transition events of the set-up may come first)."""
-    while True:
-        message = await communicator.receive_json_from(timeout=5)
-        if message["type"] == type_:
-            return message
+    return await receive_type(communicator, type_)
 
 
 @pytest.mark.django_db(transaction=True)

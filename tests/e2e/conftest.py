@@ -1,17 +1,13 @@
 """Fixtures of the browser tests: the live web server on the test database, headless Chromium, pages, a supervisor.
 
-The server is the one ccpdash runs (ccpdash.processes.web, README "Web server"), started as a subprocess
-on the test database the way tests/workers.py starts Celery workers (tests.settings with
-CCPDASH_USE_TEST_DATABASE=1, inheriting the run's REDIS_PREFIX), so the browser meets the same server,
-options and request limits as in production; WhiteNoise serves the static files, as it does there.
-The server and the browser are module-scoped: each browser module gets its own.
+The server is the one ccpdash runs, on the test database (tests/web.py). The server and the browser
+are module-scoped: each browser module gets its own.
 Tables are flushed after every test: each one seeds what it needs.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -19,9 +15,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from ccpdash import processes
 from contacts.core import permissions as roles
-from contacts.demo.servers import ServerProcess
+from tests.web import start_web_server
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,28 +24,11 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_web_server(log_dir) -> ServerProcess:
-    """processes.web() on a free port, on the test database (created by pytest-django before this runs).
-
-    One web process instead of production's two: a browser test drives one page or two at a time, and
-    each browser module starts a server of its own on a machine the suite shares.
-    """
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "CCPDASH_USE_TEST_DATABASE": "1",
-           "PYTHONUNBUFFERED": "1"}
-    command = processes.web("127.0.0.1", port, workers=1)
-    return ServerProcess(command, env, log_dir / f"web-{port}.log", port).start()
-
-
 @pytest.fixture(scope="module")
 def live_url(django_db_setup, tmp_path_factory) -> Iterator[str]:
-    server = start_web_server(tmp_path_factory.mktemp("web"))
+    # One web process instead of production's two: a browser test drives one page or two at a time, and
+    # each browser module starts a server of its own on a machine the suite shares.
+    server = start_web_server(tmp_path_factory.mktemp("web"), workers=1)
     yield f"http://127.0.0.1:{server.port}"
     server.stop()
     print(f"--- web server (last lines) ---\n{server.log_tail()}")

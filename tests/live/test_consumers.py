@@ -16,6 +16,7 @@ from contacts.core import permissions as roles
 from contacts.core.lifecycle import Source
 from contacts.core.models import Feed, FeedType, Transition
 from contacts.live import broadcast, consumers
+from tests.live.support import receive_message
 
 ORIGIN = "http://testserver"
 TASK_QUEUED = ("queued", "EXTERNALLY_ROUTED")
@@ -92,7 +93,7 @@ class ConsumerTests:
         communicator, connected = await open_socket(supervisor_cookie)
         assert connected
         row = await sync_to_async(create_task)()
-        message = await communicator.receive_json_from(timeout=5)
+        message = await receive_message(communicator, timeout=5)
         assert message["type"] == "event"
         event = message["event"]
         assert event["id"] == row.pk
@@ -107,7 +108,7 @@ class ConsumerTests:
         await sync_to_async(create_and_roll_back)()
         assert await communicator.receive_nothing(timeout=1)
         row = await sync_to_async(create_task)("Committed")
-        event = (await communicator.receive_json_from(timeout=5))["event"]
+        event = (await receive_message(communicator, timeout=5))["event"]
         assert (event["id"], event["name"]) == (row.pk, "Committed")
         await communicator.disconnect()
 
@@ -115,9 +116,9 @@ class ConsumerTests:
     async def test_it_forwards_the_heartbeat_with_the_newest_id(self, supervisor_cookie):
         communicator, _ = await open_socket(supervisor_cookie)
         row = await sync_to_async(create_task)()
-        await communicator.receive_json_from(timeout=5)
+        await receive_message(communicator, timeout=5)
         await sync_to_async(broadcast.send_heartbeat)()
-        message = await communicator.receive_json_from(timeout=5)
+        message = await receive_message(communicator, timeout=5)
         assert (message["type"], message["last_id"]) == ("heartbeat", row.pk)
         await communicator.disconnect()
 
@@ -127,9 +128,9 @@ class ConsumerTests:
         row = await sync_to_async(create_task)()
         await sync_to_async(broadcast.send_heartbeat.delay)()
         # The worker may also move the task (and broadcast that) before the heartbeat comes.
-        message = await communicator.receive_json_from(timeout=30)
+        message = await receive_message(communicator, timeout=30)
         while message["type"] != "heartbeat":
-            message = await communicator.receive_json_from(timeout=30)
+            message = await receive_message(communicator, timeout=30)
         assert message["last_id"] >= row.pk
         await communicator.disconnect()
 

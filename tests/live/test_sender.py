@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from channels.layers import get_channel_layer
@@ -17,17 +18,21 @@ from contacts.live.sender import Sender
 
 
 class RecordingLayer:
-    """group_send that records (group, message, loop) and waits for `release` before it returns."""
+    """group_send that records each message of a frame as (group, message, loop), and the frames themselves,
+    and waits for `release` before it returns."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict, asyncio.AbstractEventLoop]] = []
+        self.frames: list[tuple[str, dict]] = []
         self.release = threading.Event()
         self.release.set()
 
     async def group_send(self, group: str, message: dict) -> None:
         while not self.release.is_set():
             await asyncio.sleep(0.005)
-        self.sent.append((group, message, asyncio.get_running_loop()))
+        self.frames.append((group, message))
+        for inner in message["messages"]:
+            self.sent.append((group, inner, asyncio.get_running_loop()))
 
 
 class FailingLayer:
@@ -62,12 +67,34 @@ class SenderTests:
         assert {id(loop) for _, _, loop in layer.sent} == {id(one.loop)}
         assert not one.loop.is_closed()
 
+    def test_what_waits_goes_as_one_numbered_frame_per_group(self, layer) -> None:
+        layer.release.clear()  # the first frame hangs in the layer while the rest queue up behind it
+        one = Sender()
+        one.put("dashboard", {"n": 0})
+        while one.waiting.qsize():
+            pass
+        for n in range(1, 301):
+            one.put("dashboard" if n % 3 else "other", {"n": n})
+        layer.release.set()
+        assert one.flush(10)
+        dashboard = [frame for group, frame in layer.frames if group == "dashboard"]
+        other = [frame for group, frame in layer.frames if group == "other"]
+        # The first message alone, then everything that waited behind it: one frame per group.
+        assert [len(frame["messages"]) for frame in dashboard] == [1, 200]
+        assert [len(frame["messages"]) for frame in other] == [100]
+        assert [frame["seq"] for frame in dashboard] == [1, 2] and [frame["seq"] for frame in other] == [1]
+        assert {frame["producer"] for _, frame in layer.frames} == {one.producer}
+        assert [m["n"] for m in dashboard[1]["messages"]] == [n for n in range(1, 301) if n % 3]
+
     def test_a_full_queue_drops_the_message_and_says_so_instead_of_blocking(self, layer) -> None:
         layer.release.clear()
         one = Sender(max_waiting=2)
-        results = [one.put("dashboard", {"n": n}) for n in range(5)]
-        # One may already be in the thread's hands (taken off the queue): at most three fit.
-        assert results.count(False) >= 2 and one.dropped == results.count(False)
+        one.put("dashboard", {"n": 0})  # taken by the thread, which then hangs in the layer
+        while one.waiting.qsize():
+            pass
+        time.sleep(0.05)
+        results = [one.put("dashboard", {"n": n}) for n in range(1, 6)]
+        assert results == [True, True, False, False, False] and one.dropped == 3
         layer.release.set()
         assert one.flush(10)
 
@@ -104,4 +131,6 @@ class RedisSenderTests:
             finally:
                 await real.group_discard("sender-test", channel)
 
-        assert asyncio.run(receive_one()) == {"type": "contact.event", "event": {"id": 1}}
+        frame = asyncio.run(receive_one())
+        assert (frame["type"], frame["seq"]) == ("live.frame", 1)
+        assert frame["messages"] == [{"type": "contact.event", "event": {"id": 1}}]

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,24 +26,16 @@ from contacts.core import permissions as roles
 from contacts.core.models import Contact, Feed, FeedType
 from contacts.demo import servers
 from contacts.live import broadcast
+from contacts.live.hub import unpack
+from tests.web import start_web_server
 
 TASK = b"<Task><name>Ada</name><title>Order 4711</title><scriptSelector>Sales</scriptSelector></Task>"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def web_port(django_db_setup, tmp_path_factory) -> Iterator[int]:
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "CCPDASH_USE_TEST_DATABASE": "1",
-           "PYTHONUNBUFFERED": "1"}
-    log = tmp_path_factory.mktemp("web") / "web.log"
-    server = servers.ServerProcess(processes.web("127.0.0.1", port), env, log, port).start()
-    yield port
+    server = start_web_server(tmp_path_factory.mktemp("web"))
+    yield server.port
     server.stop()
     print(f"--- web server (last lines) ---\n{server.log_tail()}")
 
@@ -181,7 +171,7 @@ class WebServerSocketTests:
         headers = {"Cookie": f"sessionid={supervisor_cookie()}", "Origin": f"http://127.0.0.1:{web_port}"}
         with connect(f"ws://127.0.0.1:{web_port}/ws/dashboard", additional_headers=headers, open_timeout=20) as ws:
             broadcast.send(broadcast.DASHBOARD_GROUP, {"type": "contact.event", "event": {"id": 7, "contact": "abc"}})
-            assert json.loads(ws.recv(timeout=10)) == {"type": "event", "event": {"id": 7, "contact": "abc"}}
+            assert unpack(json.loads(ws.recv(timeout=10))) == [{"type": "event", "event": {"id": 7, "contact": "abc"}}]
 
     def test_it_refuses_a_socket_whose_url_is_over_the_limit(self, web_port):
         headers = {"Cookie": f"sessionid={supervisor_cookie()}", "Origin": f"http://127.0.0.1:{web_port}"}

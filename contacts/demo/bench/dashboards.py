@@ -12,8 +12,11 @@ before its transaction commits for a move of its own (an API create, a completio
 together in one transaction (a backlog drain admits up to 50 contacts per transaction, a routing pass
 hands out up to 500) it is stamped at that contact's move, so the rest of the batch's work counts in
 its latency too. A latency therefore reads high by at most its transaction's remaining work; `by_rule` shows
-which moves are slow. An event frame is `{"type": "event", "event": {...}}`; `{"type": "events",
-"events": [...]}` (a batched frame) is counted event by event.
+which moves are slow. The server sends frames (contacts.live.hub): `{"type": "frame", "seq": n,
+"messages": [...]}`, or an array of them in one message to a client that fell behind; events are
+counted one by one. A client that sees a frame number skipped or a resync notice does what a page
+does: when the run ends it reads the events endpoint from before the first event it missed, so
+`missing_after_resync` counts what a page would never show, `missing` what never came on the socket.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import multiprocessing
 import os
 import struct
 import time
+import urllib.request
 from array import array
+from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from .stats import ms, percentile, share
 
@@ -35,13 +40,21 @@ CONNECT_AT_ONCE = 20
 HANDSHAKE_TIMEOUT = 20.0
 
 
-class _Parsed:
-    """What one frame's payload says, parsed once however many clients get the same bytes."""
+@dataclass(frozen=True)
+class Parsed:
+    events: list[tuple[int, float]]  # (id, its `at` as a timestamp)
+    heartbeat: bool
+    seqs: list[int]  # the frame numbers, in order
+    resync: bool  # a resync notice came
 
-    cache: dict[bytes, tuple[list[tuple[int, float]], bool]] = {}
+
+class _Parsed:
+    """What one message's payload says, parsed once however many clients get the same bytes."""
+
+    cache: dict[bytes, Parsed] = {}
 
     @classmethod
-    def of(cls, payload: bytes) -> tuple[list[tuple[int, float]], bool]:
+    def of(cls, payload: bytes) -> Parsed:
         found = cls.cache.get(payload)
         if found is None:
             if len(cls.cache) > 20000:
@@ -50,25 +63,32 @@ class _Parsed:
         return found
 
     @staticmethod
-    def _parse(payload: bytes) -> tuple[list[tuple[int, float]], bool]:
+    def _parse(payload: bytes) -> Parsed:
         try:
             data = json.loads(payload)
         except ValueError:
-            return [], False
-        kind = data.get("type") if isinstance(data, dict) else None
-        if kind == "event":
-            events = [data.get("event")]
-        elif kind == "events":
-            events = data.get("events") or []
-        else:
-            return [], kind == "heartbeat"
-        stamped = []
-        for event in events:
-            try:
-                stamped.append((int(event["id"]), datetime.fromisoformat(event["at"]).timestamp()))
-            except (KeyError, TypeError, ValueError):
+            return Parsed([], False, [], False)
+        stamped, heartbeat, seqs, resync = [], False, [], False
+        for frame in data if isinstance(data, list) else [data]:
+            kind = frame.get("type") if isinstance(frame, dict) else None
+            if kind == "resync":
+                resync = True
                 continue
-        return stamped, False
+            if kind != "frame":
+                continue
+            seqs.append(frame.get("seq"))
+            for message in frame.get("messages") or []:
+                if message.get("type") == "heartbeat":
+                    heartbeat = True
+                elif message.get("type") == "resync":
+                    resync = True
+                elif message.get("type") == "event":
+                    event = message.get("event") or {}
+                    try:
+                        stamped.append((int(event["id"]), datetime.fromisoformat(event["at"]).timestamp()))
+                    except (KeyError, TypeError, ValueError):
+                        continue
+        return Parsed(stamped, heartbeat, seqs, resync)
 
 
 class Client(asyncio.Protocol):
@@ -88,6 +108,9 @@ class Client(asyncio.Protocol):
         self.latencies = array("d")
         self.max_id = 0
         self.heartbeats: list[float] = []
+        self.next_seq: int | None = None
+        self.told_to_resync = 0  # resync notices and skipped frame numbers
+        self.recovered: set[int] = set()  # ids read from the events endpoint after a resync
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -148,10 +171,15 @@ class Client(asyncio.Protocol):
             self._send(0xA, payload)
 
     def _message(self, message: bytes, now: float) -> None:
-        events, heartbeat = _Parsed.of(message)
-        if heartbeat:
+        parsed = _Parsed.of(message)
+        if parsed.heartbeat:
             self.heartbeats.append(now)
-        for event_id, at in events:
+        self.told_to_resync += parsed.resync
+        for seq in parsed.seqs:
+            if self.next_seq is not None and seq != self.next_seq:
+                self.told_to_resync += 1
+            self.next_seq = seq + 1
+        for event_id, at in parsed.events:
             self.ids.append(event_id)
             self.latencies.append(now - at)
             if event_id > self.max_id:
@@ -214,6 +242,7 @@ async def _serve(pipe, ws_url: str, origin: str, cookie: str, count: int) -> Non
                          "close_codes": sorted({code for code in refused if code})}))
     _, expected, last_id, quiet, limit = await loop.run_in_executor(None, pipe.recv)
     await _drain(state, clients, last_id, quiet, limit)
+    await loop.run_in_executor(None, _resync, clients, set(expected), ws_url, cookie)
     summary = summarize([c for c in clients if c.upgraded], expected)
     for client in clients:
         client.close()
@@ -233,6 +262,27 @@ async def _drain(state: _FleetState, clients: list[Client], last_id: int, quiet:
         await asyncio.sleep(0.1)
 
 
+def _resync(clients: list[Client], wanted: set[int], ws_url: str, cookie: str) -> None:
+    """What a page does when told to resync: read the events endpoint from before the first event it lacks."""
+    base = ws_url.replace("ws://", "http://", 1).rsplit("/ws/", 1)[0]
+    for client in clients:
+        missing = wanted - set(client.ids)
+        if not client.told_to_resync or not missing:
+            continue
+        url = f"{base}/events?{urlencode({'after': min(missing) - 1, 'limit': 500})}"
+        for _ in range(1000):
+            request = urllib.request.Request(url, headers={"Cookie": cookie, "Accept": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    body = json.load(answer)
+            except (OSError, ValueError):
+                break
+            client.recovered.update(event["id"] for event in body.get("events", []))
+            if not body.get("next") or not (missing - client.recovered):
+                break
+            url = body["next"] if body["next"].startswith("http") else base + body["next"]
+
+
 def summarize(clients: list[Client], expected: dict[int, str]) -> dict:
     """The deliveries of the `expected` events (id → rule): latencies, overall and by rule; missing shares.
 
@@ -241,7 +291,7 @@ def summarize(clients: list[Client], expected: dict[int, str]) -> dict:
     wanted = set(expected)
     latencies: list[float] = []
     by_rule: dict[str, list[float]] = {}
-    missing_shares, client_p99s = [], []
+    missing_shares, client_p99s, after_resync = [], [], []
     for client in clients:
         own = []
         for event_id, latency in zip(client.ids, client.latencies, strict=True):
@@ -250,6 +300,7 @@ def summarize(clients: list[Client], expected: dict[int, str]) -> dict:
                 by_rule.setdefault(expected[event_id], []).append(latency)
         latencies += own
         missing_shares.append(share(len(wanted - set(client.ids)), len(wanted)))
+        after_resync.append(share(len(wanted - set(client.ids) - client.recovered), len(wanted)))
         client_p99s.append(percentile(own, 99))
     worst = max(range(len(clients)), key=lambda i: (missing_shares[i] or 0, client_p99s[i] or 0), default=None)
     gaps = [b - a for c in clients for a, b in zip(c.heartbeats, c.heartbeats[1:], strict=False)]
@@ -264,6 +315,8 @@ def summarize(clients: list[Client], expected: dict[int, str]) -> dict:
         "slowest_missing_share": None if worst is None else missing_shares[worst],
         "slowest_p99_ms": None if worst is None else ms(client_p99s[worst]),
         "mean_missing_share": round(sum(s or 0 for s in missing_shares) / len(clients), 3) if clients else None,
+        "missing_after_resync_max_share": max((s or 0 for s in after_resync), default=None),
+        "told_to_resync": sum(c.told_to_resync > 0 for c in clients),
         "closed_by_server": sum(c.closed and c.close_code is not None for c in clients),
         "heartbeat_max_gap_s": round(max(gaps), 2) if gaps else None,
         "by_rule": {rule: {"deliveries": len(values), "p50_ms": ms(percentile(values, 50)),

@@ -225,8 +225,13 @@ def web_server(system: System) -> str:
     return Path(system.web.command[0]).name if system.web else "?"
 
 
-def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: Progress) -> dict:
-    """Every end-to-end scenario, each on a fresh copy of the configured database with processes of its own."""
+PARTS = ("bursts", "backlog", "steady", "reads")
+
+
+def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: Progress,
+            parts: set[str] = frozenset(PARTS)) -> dict:
+    """The end-to-end scenarios of `parts` (and always the baselines), each on a fresh copy of the configured
+    database with processes of its own; a scenario left out has no results (an empty list, or None)."""
 
     @contextmanager
     def fresh(name: str) -> Iterator[Bench]:
@@ -242,13 +247,15 @@ def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: 
         results["connection_cap"] = bench.system.connection_cap()
         results["baselines"] = bench.baselines()
     results["bursts"] = []
-    for clients in sizes.burst_clients:
+    for clients in sizes.burst_clients if "bursts" in parts else ():
         with fresh(f"burst-{clients}") as bench:
             results["bursts"].append(bench.burst(clients))
-    with fresh("backlog") as bench:
-        results["backlog"] = bench.backlog()
+    results["backlog"] = None
+    if "backlog" in parts:
+        with fresh("backlog") as bench:
+            results["backlog"] = bench.backlog()
     results["steady"] = []
-    for dashboards in sizes.dashboards:
+    for dashboards in sizes.dashboards if "steady" in parts else ():
         with fresh(f"steady-{dashboards}") as bench:
             results["steady"].append(bench.steady(dashboards))
     return results

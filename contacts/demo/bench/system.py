@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 
 from ccpdash import processes
+from contacts.demo.servers import free_port
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -42,12 +43,6 @@ def database_url(name: str | None = None) -> str:
     host = db.get("HOST") or "127.0.0.1"
     port = db.get("PORT") or 5432
     return f"postgres://{credentials}@{host}:{port}/{quote(name or db['NAME'], safe='')}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Process:

@@ -2,6 +2,9 @@
 
     manage.py benchmark            the full run (15–40 minutes on two cores)
     manage.py benchmark --quick    small sizes for CI: under two minutes, fails if any figure is missing
+    manage.py benchmark --only steady[,bursts,backlog,reads]
+                                   a partial run: the baselines and the scenarios named (while working
+                                   on one part); its files are named "partial", never taken for a full run
 
 Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL). The command creates throw-away databases on
 the configured server (`ccpdash_bench_<hex>`, migrated and configured once, copied fresh for each
@@ -47,6 +50,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--quick", action="store_true",
                             help="small sizes (CI): checks that every figure is produced")
+        parser.add_argument("--only", default="",
+                            help=f"comma-separated scenarios to run (of {', '.join(scenarios.PARTS)}); "
+                                 "the baselines always run")
         parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "benchmarks" / "results"),
                             help="folder for the JSON and Markdown results")
 
@@ -56,8 +62,12 @@ class Command(BaseCommand):
                 "manage.py benchmark needs PostgreSQL: it runs web, worker and beat processes under concurrent "
                 "load, which SQLite cannot carry. Set DATABASE_URL=postgres://user@host:5432/db (CI does)."
             )
+        only = {part.strip() for part in options["only"].split(",") if part.strip()}
+        unknown = only - set(scenarios.PARTS)
+        if unknown:
+            raise CommandError(f"--only takes {', '.join(scenarios.PARTS)}; not {', '.join(sorted(unknown))}")
         if os.environ.get(CHILD_FLAG):
-            self.measure(quick=options["quick"], output=Path(options["output"]))
+            self.measure(quick=options["quick"], output=Path(options["output"]), only=only)
             return
         token = uuid.uuid4().hex[:8]
         name = f"ccpdash_bench_{token}"
@@ -70,7 +80,8 @@ class Command(BaseCommand):
                ADMIN_DATABASE: connection.settings_dict["NAME"], "REDIS_PREFIX": prefix,
                "DJANGO_SETTINGS_MODULE": "ccpdash.settings"}
         command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "benchmark", "--output",
-                   options["output"], *(["--quick"] if options["quick"] else [])]
+                   options["output"], *(["--quick"] if options["quick"] else []),
+                   *(["--only", options["only"]] if options["only"] else [])]
         previous = signal.signal(signal.SIGTERM, _interrupt)
         child = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
         try:
@@ -94,7 +105,7 @@ class Command(BaseCommand):
         if code:
             raise CommandError(f"the benchmark failed (exit code {code})", returncode=code)
 
-    def measure(self, *, quick: bool, output: Path) -> None:
+    def measure(self, *, quick: bool, output: Path, only: set[str]) -> None:
         # A SIGTERM (a CI timeout, the parent stopping) unwinds like Ctrl-C: the processes are stopped.
         signal.signal(signal.SIGTERM, _interrupt)
         started, load_at_start = time.monotonic(), os.getloadavg()
@@ -109,12 +120,14 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0, interactive=False)
         configuration = setup.configure()
         copies = databases.Databases(template, admin=os.environ[ADMIN_DATABASE])
-        results = scenarios.run_all(copies, Path(settings.BASE_DIR) / "var" / "benchmark" / template, sizes, progress)
+        parts = only or set(scenarios.PARTS)
+        results = scenarios.run_all(copies, Path(settings.BASE_DIR) / "var" / "benchmark" / template, sizes, progress,
+                                    parts=parts)
         machine = machines.describe(scenarios.conninfo(), results["web_server"], load_at_start)
-        results["reads"] = self.reads(list(sizes.reads), progress)
+        results["reads"] = self.reads(list(sizes.reads), progress) if "reads" in parts else None
         items = report.figures(results)
         result = {
-            "kind": "quick" if quick else "full",
+            "kind": "partial" if only else "quick" if quick else "full",
             "at": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "seconds": round(time.monotonic() - started, 1),
             "machine": machine,

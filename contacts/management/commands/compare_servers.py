@@ -14,7 +14,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -155,7 +154,7 @@ class Command(BaseCommand):
 
     def measure(self, servers, name: str, workers: int, env: dict, logs: Path, cookie: str, options: dict,
                 *, probe: bool) -> dict:
-        port = free_port()
+        port = servers.free_port()
         label = _label(name, workers)
         server = servers.ServerProcess(servers.candidate_command(name, "127.0.0.1", port, workers), env,
                                        logs / f"{label.replace(' ', '_')}-{port}.log", port).start()
@@ -238,12 +237,6 @@ def _label(name: str, workers: int) -> str:
 def _cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def supervisor_session() -> str:

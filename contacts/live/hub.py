@@ -1,0 +1,248 @@
+"""The web process's one listener to the broadcast group: it fans every frame out to the process's own sockets.
+
+Before, every dashboard socket was a member of the channel-layer group, so a broadcast cost one Redis
+message per open dashboard, and each socket's consumer decoded it and encoded it to JSON again: the
+web process's cost per event grew with its audience, and at 50 dashboards events queued for seconds
+(README "Live updates"). Now one `Hub` per event loop (a web process has one) is the group's only
+member from that process. It receives the producers' frames (contacts.live.sender), merges what
+arrived while it was busy into one frame for the browser, encodes that frame once, and hands the same
+text to every socket's outbox. The cost per event is one Redis message and one encoding per web
+process, whatever the number of dashboards; what grows with them is the socket writes alone.
+
+A browser frame is `{"type": "frame", "seq": n, "last_id": newest event id in it or null,
+"messages": [...]}` with `seq` counting from 1 per hub; its messages are in the page's form
+(`BROWSER_FORM`). Nothing is lost silently (DESIGN invariant 3: messages are hints, the database is
+the truth, but the page must know when to read it):
+- a producer whose frame numbers jump lost frames on the way (a channel over `capacity`, a message
+  past `expiry`, a failed send): the hub puts `{"type": "resync", "why": "gap"}` in its next frame;
+- a socket whose outbox holds `LIVE_SOCKET_MAX_FRAMES` frames has stopped reading (the server's send
+  waits once the socket's buffers are full): its outbox is emptied and gets `{"type": "resync",
+  "why": "behind"}` in their place, so it catches up from the events endpoint when it reads again
+  and its seq shows the frames it never got;
+- the hub adds itself to the group again every `group_expiry` / 4, so the group never forgets it
+  while the process lives, and a dead process's hub leaves the group within `group_expiry`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from collections import OrderedDict, deque
+from typing import Protocol
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from .broadcast import DASHBOARD_GROUP
+from .sender import FRAME_TYPE
+
+log = logging.getLogger(__name__)
+
+# Producers whose last frame number is remembered; older ones are forgotten (a worker child's name
+# changes with every restart), and one coming back after that is taken as new.
+PRODUCERS_REMEMBERED = 10_000
+# Messages in one browser frame, at most; more waiting go in the next frame.
+BROWSER_FRAME_MAX = 2000
+
+
+def _event(message: dict) -> dict:
+    return {"type": "event", "event": message["event"]}
+
+
+def _heartbeat(message: dict) -> dict:
+    return {"type": "heartbeat", "last_id": message["last_id"], "at": message.get("at")}
+
+
+def _job(message: dict) -> dict:
+    return {"type": "job", "job": message["job"]}
+
+
+def _as_sent(message: dict) -> dict:
+    return message
+
+
+# Channel-layer message type -> the page's form of it (contacts.live.broadcast documents the messages).
+BROWSER_FORM = {
+    "contact.event": _event,
+    "contact.heartbeat": _heartbeat,
+    "job.progress": _job,
+    "alert.ack": _as_sent,
+    "alert.queue": _as_sent,
+    "overview.snapshot": _as_sent,
+    "alerts.snapshot": _as_sent,
+}
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a socket (contacts.live.consumers.DashboardConsumer)."""
+
+    def offer(self, text: str) -> None: ...
+
+    def heartbeat_seen(self) -> None: ...
+
+
+def encode(frame: dict) -> str:
+    """A frame as the text sent to every socket; the one place a frame is encoded (tests count the calls)."""
+    return json.dumps(frame, separators=(",", ":"))
+
+
+class Hub:
+    """One member of the broadcast group per event loop; fans frames out to the sockets that joined it."""
+
+    def __init__(self, group: str = DASHBOARD_GROUP) -> None:
+        self.group = group
+        self.layer = get_channel_layer()
+        self.channel = ""
+        self.subscribers: set[Subscriber] = set()
+        self.inbox: deque[dict] = deque()
+        self.arrived = asyncio.Event()
+        self.producers: OrderedDict[str, int] = OrderedDict()
+        self.seq = 0
+        self.frames = 0  # browser frames built (each encoded once)
+        self.messages = 0
+        self.gaps = 0
+        self.deepest_inbox = 0
+        self.tasks: list[asyncio.Task] = []
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        await self.layer.group_add(self.group, self.channel)
+        self.tasks = [
+            asyncio.create_task(self._receive(), name="ccpdash-hub-receive"),
+            asyncio.create_task(self._deliver(), name="ccpdash-hub-deliver"),
+            asyncio.create_task(self._stay_in_group(), name="ccpdash-hub-membership"),
+        ]
+        self.ready.set()
+        log.info("live hub %s joined group %s", self.channel, self.group)
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers.add(subscriber)
+
+    def discard(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("live hub: receiving from the channel layer failed; retrying", exc_info=True)
+                await asyncio.sleep(1)
+                # Frames sent meanwhile may be gone: every page re-reads what it missed.
+                self.inbox.append({"type": FRAME_TYPE, "messages": [], "lost": True})
+                self.arrived.set()
+                continue
+            self.inbox.append(message)
+            self.deepest_inbox = max(self.deepest_inbox, len(self.inbox))
+            self.arrived.set()
+
+    async def _deliver(self) -> None:
+        """One browser frame per LIVE_FRAME_SECONDS at most; the first after a quiet spell goes at once."""
+        loop = asyncio.get_running_loop()
+        last = -1e9
+        while True:
+            await self.arrived.wait()
+            wait = last + settings.LIVE_FRAME_SECONDS - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # what arrives meanwhile joins this frame
+            self.arrived.clear()
+            while self.inbox:
+                self.fan_out(self._take())
+            last = loop.time()
+
+    def _take(self) -> list[dict]:
+        """The browser messages of what waits in the inbox, up to BROWSER_FRAME_MAX, in arrival order."""
+        messages: list[dict] = []
+        gap = False
+        while self.inbox and len(messages) < BROWSER_FRAME_MAX:
+            received = self.inbox.popleft()
+            if received.get("type") == FRAME_TYPE:
+                gap |= self._numbered(received)
+                contents = received.get("messages") or []
+            else:  # a message group_send'ed on its own, outside the sender
+                contents = [received]
+            for message in contents:
+                form = BROWSER_FORM.get(message.get("type"))
+                if form is not None:
+                    messages.append(form(message))
+        if gap:
+            self.gaps += 1
+            messages.append({"type": "resync", "why": "gap"})
+        return messages
+
+    def _numbered(self, frame: dict) -> bool:
+        """Record the producer's frame number; True if frames of it were lost before this one."""
+        if frame.get("lost"):
+            return True
+        producer, seq = frame.get("producer"), frame.get("seq")
+        if producer is None or seq is None:
+            return False
+        last = self.producers.pop(producer, None)
+        self.producers[producer] = seq
+        if len(self.producers) > PRODUCERS_REMEMBERED:
+            self.producers.popitem(last=False)
+        # A producer seen for the first time may have sent frames before this hub joined: those came
+        # before any of this hub's sockets opened, and each page read them when it connected.
+        return last is not None and seq != last + 1
+
+    def fan_out(self, messages: list[dict]) -> None:
+        """Build one browser frame of `messages`, encode it once, and offer the text to every socket."""
+        if not messages:
+            return
+        self.seq += 1
+        self.frames += 1
+        self.messages += len(messages)
+        event_ids = [m["event"]["id"] for m in messages if m["type"] == "event"]
+        text = encode({"type": "frame", "seq": self.seq, "last_id": max(event_ids, default=None),
+                       "messages": messages})
+        heartbeat = any(m["type"] == "heartbeat" for m in messages)
+        for subscriber in list(self.subscribers):
+            if heartbeat:  # first: a socket whose session ended must not get this frame
+                subscriber.heartbeat_seen()
+            subscriber.offer(text)
+
+    async def _stay_in_group(self) -> None:
+        period = max(1.0, getattr(self.layer, "group_expiry", 86400) / 4)
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.layer.group_add(self.group, self.channel)
+            except Exception:
+                log.warning("live hub: renewing the group membership failed; retrying", exc_info=True)
+
+    def stats(self) -> dict:
+        return {"sockets": len(self.subscribers), "frames": self.frames, "messages": self.messages,
+                "gaps": self.gaps, "deepest_inbox": self.deepest_inbox}
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+_starting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def hub() -> Hub:
+    """The running event loop's hub, in the group before this returns (started on first use)."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is not None and found.ready.is_set():
+        return found
+    lock = _starting.setdefault(loop, asyncio.Lock())
+    async with lock:
+        found = _hubs.get(loop)
+        if found is None:
+            found = Hub()
+            await found.start()
+            _hubs[loop] = found
+    return found
+
+
+def unpack(data: dict | list) -> list[dict]:
+    """The messages of one decoded socket message, in order: the inverse of `fan_out` for Python clients
+    (tests, the benchmarks). Resync notices sent on their own come back as messages too."""
+    frames = data if isinstance(data, list) else [data]
+    return [message for frame in frames
+            for message in (frame.get("messages", []) if frame.get("type") == "frame" else [frame])]

@@ -1,0 +1,82 @@
+"""contacts.dashboard.snapshots: the overview and the alert news, computed once per interval, pushed to every socket."""
+
+from __future__ import annotations
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connections
+
+from contacts.core import permissions as roles
+from contacts.core.health import redis_client
+from contacts.core.lifecycle import Reason
+from contacts.core.models import Feed, FeedType
+from contacts.dashboard import overview, snapshots
+from contacts.live.sender import sender
+from tests.alerts.support import discards
+from tests.live.support import receive_type
+from tests.live.test_consumers import make_user, open_socket, session_cookie
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(transactional_db):
+    redis_client(settings.REDIS_URL).delete(snapshots.state_key())
+    Feed.objects.create(id=100, name="tasks", type=FeedType.TASK)
+    yield
+    redis_client(settings.REDIS_URL).delete(snapshots.state_key())
+
+
+@pytest.fixture
+def cookie(django_user_model) -> str:
+    return session_cookie(make_user(django_user_model, "sup", roles.SUPERVISORS))
+
+
+def push() -> bool:
+    pushed = snapshots.push_snapshots()
+    assert sender().flush(10)
+    return pushed
+
+
+@pytest.mark.django_db(transaction=True)
+class SnapshotTests:
+    @pytest_asyncio.fixture(autouse=True)
+    async def close_thread_connections(self):
+        yield
+        await sync_to_async(connections.close_all)()
+
+    @pytest.mark.asyncio
+    async def test_it_is_computed_once_and_reaches_every_socket(self, cookie, monkeypatch):
+        computed = []
+        real = overview.overview
+        monkeypatch.setattr(overview, "overview", lambda: computed.append(1) or real())
+        sockets = [(await open_socket(cookie))[0] for _ in range(4)]
+        assert await sync_to_async(push)() is True
+        assert len(computed) == 1  # four sockets, one computation
+        for socket in sockets:
+            pushed = (await receive_type(socket, "overview.snapshot"))["overview"]
+            assert pushed["version"] > 0 and {"groupings", "agents", "backlog", "last_id"} <= set(pushed)
+            assert (await receive_type(socket, "alerts.snapshot"))["unacknowledged"] == 0
+            await socket.disconnect()
+
+    @pytest.mark.asyncio
+    async def test_a_discard_comes_with_the_next_alerts_snapshot_after_the_previous_cursors(self, cookie):
+        (socket, _) = await open_socket(cookie)
+        await sync_to_async(push)()
+        first = await receive_type(socket, "alerts.snapshot")
+        rows = await sync_to_async(lambda: discards(2, Reason.NO_SCRIPT))()
+        await sync_to_async(push)()
+        second = await receive_type(socket, "alerts.snapshot")
+        assert second["since"] == first["cursors"]  # a page that has the first applies the second
+        assert {alert["id"] for alert in second["alerts"] if alert["kind"] != "queue"} >= {row.pk for row in rows}
+        assert second["cursors"]["discards"] >= rows[-1].pk and second["unacknowledged"] == 2
+        assert second["more"] is False
+        await socket.disconnect()
+
+    def test_nothing_is_pushed_when_nothing_moved_until_the_idle_interval(self, monkeypatch):
+        assert push() is True
+        assert push() is False  # no new transition, alert or acknowledgement
+        discards(1)
+        assert push() is True
+        monkeypatch.setattr(snapshots, "IDLE_SECONDS", 0)
+        assert push() is True  # ages and the 15-minute windows move on their own
