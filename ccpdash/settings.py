@@ -195,21 +195,18 @@ REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "ccpdash")
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Redis pub/sub, not the list-based core layer: the group's members are the web processes' hubs
+        # (contacts.live.hub), one each, and what goes through are frames (contacts.live.sender). Measured
+        # under load (README "Live updates"), the core layer cost a sender three to four round trips per
+        # frame (group lookup, expiry clean-up, a Lua script) and a hub two more per frame received
+        # (a clean-up script, then BZPOPMIN), on the web process's busy event loop; here a send is one
+        # PUBLISH and a hub's frames arrive pushed on one subscribed connection. Pub/sub keeps nothing
+        # for a subscriber that is not connected: frames lost that way show as gaps in the senders'
+        # numbers and the pages resync. A dead process's hub leaves the group with its connection.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [REDIS_URL],
-            "prefix": f"{REDIS_PREFIX}:channels",
-            # The group's members are the web processes' hubs (contacts.live.hub), not the sockets, and
-            # what they receive are frames of up to 500 messages each (contacts.live.sender); a hub
-            # reads its channel without pause. Capacity: frames waiting for one hub before more are
-            # dropped (and the gap makes its pages resync); README "Live updates" gives the measured
-            # depth. Expiry: a frame older than this is dropped unread, a gap again; past 30 s a page
-            # reads the events faster than it would get them. Group expiry: a hub renews its
-            # membership every quarter of it, so only a dead process's hub falls out, within 5 minutes,
-            # and until then costs the senders one message per frame into a channel nobody reads.
-            "capacity": env_int("CHANNEL_CAPACITY", 1000, minimum=1),
-            "expiry": env_int("CHANNEL_EXPIRY_SECONDS", 30, minimum=1),
-            "group_expiry": env_int("CHANNEL_GROUP_EXPIRY_SECONDS", 300, minimum=4),
+            "prefix": f"{REDIS_PREFIX}:live",
         },
     }
 }
@@ -238,7 +235,6 @@ CELERY_TASK_ROUTES = {
             "contacts.tasks.sweep_due",
             "contacts.tasks.reconcile",
             "contacts.broadcast.send_heartbeat",
-            "contacts.dashboard.push_snapshots",
             "contacts.queue_alerts.check_queue_alerts",
             "contacts.workflows.resume_bulk_jobs",
             "contacts.retention.purge_finished_contacts",
@@ -335,8 +331,8 @@ BROADCAST_DELAY_SECONDS = env_number("BROADCAST_DELAY_SECONDS", 0.0)
 LIVE_FRAME_SECONDS = env_number("LIVE_FRAME_SECONDS", 0.02)
 # Frames waiting for one socket, at most: more, and the browser has stopped reading; it is told to resync.
 LIVE_SOCKET_MAX_FRAMES = env_int("LIVE_SOCKET_MAX_FRAMES", 250, minimum=1)
-# Seconds between two snapshots of the overview's figures and the alert counts, computed by one process
-# (Celery beat's task on the periodic queue) and pushed to every dashboard (contacts.live.snapshots).
+# Seconds between two snapshots of the overview's figures and the alert news, computed by one web process
+# (its hub claims the interval in Redis) and pushed to every dashboard (contacts.dashboard.snapshots).
 LIVE_SNAPSHOT_SECONDS = env_number("LIVE_SNAPSHOT_SECONDS", 1.0, minimum=0.2)
 
 CELERY_BEAT_SCHEDULE = {
@@ -345,11 +341,6 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5.0,
         # Only the newest heartbeat matters: one nobody ran in time is dropped, not queued up.
         "options": {"expires": 5.0},
-    },
-    "dashboard-snapshots": {
-        "task": "contacts.dashboard.push_snapshots",
-        "schedule": LIVE_SNAPSHOT_SECONDS,
-        "options": {"expires": LIVE_SNAPSHOT_SECONDS},
     },
     "cce-sweep-due": {
         "task": "contacts.tasks.sweep_due",

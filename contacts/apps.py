@@ -13,12 +13,15 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         from contacts.cce import followups
         from contacts.core import health, lifecycle, permissions
-        from contacts.live import broadcast
+        from contacts.dashboard import snapshots
+        from contacts.live import broadcast, hub
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
         lifecycle.register_after_commit(broadcast.after_transition)
         lifecycle.register_after_commit(followups.after_transition)
+        # What the web processes' hubs push to every dashboard once a second.
+        hub.register_snapshot_producer(snapshots.push_snapshots)
         # post_migrate also fires after the flush that TransactionTestCase does between tests,
         # so the groups survive it without every test re-creating them.
         post_migrate.connect(permissions.ensure_role_groups_after_migrate, sender=self)

@@ -1,9 +1,10 @@
 """Pushed aggregates: the overview's figures and the alerts' news, computed once per interval for every dashboard.
 
 Before, every open home page fetched /overview after each burst of events and re-read /alerts/feed
-after each discard: the server's cost per event grew with the number of pages. Now Celery beat runs
-`push_snapshots` every LIVE_SNAPSHOT_SECONDS on the periodic queue (so exactly one process computes
-them, whatever the number of web processes and sockets) and broadcasts two messages to every hub:
+after each discard: the server's cost per event grew with the number of pages. Now `push_snapshots`
+runs every LIVE_SNAPSHOT_SECONDS in one web process's hub (contacts.live.hub claims each interval in
+Redis, so exactly one process computes them, whatever the number of web processes and sockets) and
+broadcasts two messages to every hub:
 
     overview.snapshot  {"overview": the /overview JSON, whose "version" (ms since the epoch) orders them}
     alerts.snapshot    {"version", "since": cursors the previous snapshot reached, "cursors", "alerts",
@@ -13,9 +14,9 @@ them, whatever the number of web processes and sockets) and broadcasts two messa
 
 A page applies an alerts snapshot only when it already has everything up to `since` (else, or when
 `more` says the snapshot is partial, it reads the feed itself), so a snapshot lost on the way costs
-that page one read. A page with no snapshot for a few intervals (beat not running) reads for itself
-as before. When nothing moved (no new transition, alert or acknowledgement) a snapshot is skipped,
-except every IDLE_SECONDS, since ages and the 15-minute windows move on their own.
+that page one read. A page with no snapshot for a few intervals reads for itself, as before. When
+nothing moved (no new transition, alert or acknowledgement) a snapshot is skipped, except every
+IDLE_SECONDS, since ages and the 15-minute windows move on their own.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import json
 import logging
 import time
 
-from celery import shared_task
 from django.conf import settings
 
 from contacts.alerts import feed
@@ -58,7 +58,6 @@ def _remember(state: dict) -> None:
         log.warning("snapshot state not saved; the next snapshot re-reads from the newest alerts", exc_info=True)
 
 
-@shared_task(name="contacts.dashboard.push_snapshots", ignore_result=True)
 def push_snapshots() -> bool:
     """Compute the overview and the alerts' news once and broadcast them; False when skipped (nothing moved)."""
     previous = _previous()

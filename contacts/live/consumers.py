@@ -52,7 +52,6 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         self.waiting = asyncio.Event()
         self.session_confirmed = asyncio.Event()  # cleared while a session check runs: nothing is sent
         self.session_confirmed.set()
-        self.overflows = 0
         # Join before accepting: once the page sees the socket open, no broadcast can slip past it,
         # so the resync it starts then covers everything before.
         self.hub = await hubs.hub()
@@ -68,7 +67,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             # and the page catches up from the events endpoint when it reads again.
             self.outbox.clear()
             self.outbox.append(BEHIND)
-            self.overflows += 1
+            self.hub.overflows += 1
         self.outbox.append(text)
         self.waiting.set()
 

@@ -13,14 +13,26 @@ A browser frame is `{"type": "frame", "seq": n, "last_id": newest event id in it
 "messages": [...]}` with `seq` counting from 1 per hub; its messages are in the page's form
 (`BROWSER_FORM`). Nothing is lost silently (DESIGN invariant 3: messages are hints, the database is
 the truth, but the page must know when to read it):
-- a producer whose frame numbers jump lost frames on the way (a channel over `capacity`, a message
-  past `expiry`, a failed send): the hub puts `{"type": "resync", "why": "gap"}` in its next frame;
+- a producer whose frame numbers jump lost frames on the way (a failed send, a hub briefly cut off
+  from Redis, which keeps nothing for it meanwhile: the layer is pub/sub, ccpdash/settings.py): the
+  hub puts `{"type": "resync", "why": "gap"}` in its next frame;
 - a socket whose outbox holds `LIVE_SOCKET_MAX_FRAMES` frames has stopped reading (the server's send
   waits once the socket's buffers are full): its outbox is emptied and gets `{"type": "resync",
   "why": "behind"}` in their place, so it catches up from the events endpoint when it reads again
   and its seq shows the frames it never got;
-- the hub adds itself to the group again every `group_expiry` / 4, so the group never forgets it
-  while the process lives, and a dead process's hub leaves the group within `group_expiry`.
+- a channel layer whose group members expire (the list-based core layer's `group_expiry`) never
+  forgets a live hub: the hub adds itself again every quarter of that; with pub/sub, membership is
+  the subscription and ends with the process.
+
+A hub is ready once a message it published to the group has come back to it: from then on no frame
+sent to the group can pass it by, so a socket that joins then misses nothing after its first read.
+
+Snapshots (the overview's figures, the alert news: contacts.dashboard.snapshots) are computed by the
+hubs too, once per LIVE_SNAPSHOT_SECONDS across all web processes: each interval, a hub with sockets
+tries to claim the interval in Redis (SET NX with an expiry a little under the interval), and only the
+one that gets it runs the registered snapshot producers, in a thread, and broadcasts what they make.
+They live here rather than on Celery beat because they must be on time, and the periodic worker may be
+busy with sweeps for seconds under load.
 """
 
 from __future__ import annotations
@@ -30,10 +42,15 @@ import json
 import logging
 import weakref
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import Protocol
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import close_old_connections
+
+from contacts.core.health import redis_client
 
 from .broadcast import DASHBOARD_GROUP
 from .sender import FRAME_TYPE
@@ -45,6 +62,17 @@ log = logging.getLogger(__name__)
 PRODUCERS_REMEMBERED = 10_000
 # Messages in one browser frame, at most; more waiting go in the next frame.
 BROWSER_FRAME_MAX = 2000
+REPORT_SECONDS = 60
+PROBE_TYPE = "hub.probe"  # a hub's own message to itself through the group (start-up only)
+PROBE_TRIES, PROBE_SECONDS = 10, 0.5
+
+# Callables that compute and broadcast one snapshot each (registered at start-up by contacts.apps).
+SNAPSHOT_PRODUCERS: list[Callable[[], object]] = []
+
+
+def register_snapshot_producer(producer: Callable[[], object]) -> None:
+    if producer not in SNAPSHOT_PRODUCERS:
+        SNAPSHOT_PRODUCERS.append(producer)
 
 
 def _event(message: dict) -> dict:
@@ -103,18 +131,33 @@ class Hub:
         self.frames = 0  # browser frames built (each encoded once)
         self.messages = 0
         self.gaps = 0
+        self.overflows = 0  # sockets told to resync because they stopped reading (DashboardConsumer.offer)
         self.deepest_inbox = 0
+        self.snapshots = 0  # snapshot intervals this hub claimed and computed
         self.tasks: list[asyncio.Task] = []
         self.ready = asyncio.Event()
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel()
         await self.layer.group_add(self.group, self.channel)
+        self.probe = f"{self.channel}:ready"
+        self.probed = asyncio.Event()
         self.tasks = [
             asyncio.create_task(self._receive(), name="ccpdash-hub-receive"),
             asyncio.create_task(self._deliver(), name="ccpdash-hub-deliver"),
             asyncio.create_task(self._stay_in_group(), name="ccpdash-hub-membership"),
+            asyncio.create_task(self._report(), name="ccpdash-hub-report"),
+            asyncio.create_task(self._snapshots(), name="ccpdash-hub-snapshots"),
         ]
+        # A subscription takes effect when Redis has read it: until our own message comes back, a frame
+        # could pass us by.
+        for _ in range(PROBE_TRIES):
+            await self.layer.group_send(self.group, {"type": PROBE_TYPE, "hub": self.probe})
+            try:
+                await asyncio.wait_for(self.probed.wait(), PROBE_SECONDS)
+                break
+            except TimeoutError:
+                continue
         self.ready.set()
         log.info("live hub %s joined group %s", self.channel, self.group)
 
@@ -136,6 +179,10 @@ class Hub:
                 # Frames sent meanwhile may be gone: every page re-reads what it missed.
                 self.inbox.append({"type": FRAME_TYPE, "messages": [], "lost": True})
                 self.arrived.set()
+                continue
+            if message.get("type") == PROBE_TYPE:
+                if message.get("hub") == self.probe:
+                    self.probed.set()
                 continue
             self.inbox.append(message)
             self.deepest_inbox = max(self.deepest_inbox, len(self.inbox))
@@ -215,9 +262,54 @@ class Hub:
             except Exception:
                 log.warning("live hub: renewing the group membership failed; retrying", exc_info=True)
 
+    async def _snapshots(self) -> None:
+        interval = settings.LIVE_SNAPSHOT_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            if not self.subscribers or not SNAPSHOT_PRODUCERS:
+                continue  # nobody watches here; a hub with sockets claims the interval
+            try:
+                if await sync_to_async(claim_snapshot_interval, thread_sensitive=False)(interval):
+                    await sync_to_async(run_snapshot_producers, thread_sensitive=False)()
+                    self.snapshots += 1
+            except Exception:
+                log.warning("live hub: a snapshot failed; the pages fetch the figures themselves", exc_info=True)
+
     def stats(self) -> dict:
         return {"sockets": len(self.subscribers), "frames": self.frames, "messages": self.messages,
-                "gaps": self.gaps, "deepest_inbox": self.deepest_inbox}
+                "gaps": self.gaps, "overflows": self.overflows, "deepest_inbox": self.deepest_inbox}
+
+    async def _report(self) -> None:
+        """A log line a minute while frames go out: what an operator sizes `capacity` and the limits by."""
+        reported = self.stats()
+        while True:
+            await asyncio.sleep(REPORT_SECONDS)
+            now = self.stats()
+            if now["frames"] == reported["frames"]:
+                continue
+            log.info("live hub: %d sockets; in the last %d s %d frames of %d messages, %d producer gaps, "
+                     "%d sockets behind; deepest inbox so far %d", now["sockets"], REPORT_SECONDS,
+                     now["frames"] - reported["frames"], now["messages"] - reported["messages"],
+                     now["gaps"] - reported["gaps"], now["overflows"] - reported["overflows"], now["deepest_inbox"])
+            reported = now
+
+
+def snapshot_key() -> str:
+    return f"{settings.REDIS_PREFIX}:live:snapshot-claim"
+
+
+def claim_snapshot_interval(interval: float) -> bool:
+    """True for the one caller (across processes) that gets this interval; its claim expires before the next."""
+    return bool(redis_client(settings.REDIS_URL).set(snapshot_key(), "1", nx=True, px=max(1, int(interval * 900))))
+
+
+def run_snapshot_producers() -> None:
+    close_old_connections()
+    try:
+        for producer in SNAPSHOT_PRODUCERS:
+            producer()
+    finally:
+        close_old_connections()
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -10,7 +10,7 @@
 // The server reads the feed once a second for every page and pushes what is new (alerts.snapshot,
 // contacts.dashboard.snapshots): a page applies it when it already has everything up to the snapshot's
 // `since`, and reads the feed itself only when it missed one, when a snapshot is partial (`more`), or
-// when none came a few intervals after a discard or an acknowledgement (beat not running).
+// when none came a few intervals after a discard or an acknowledgement.
 import { createToasts, links, newer } from "./alert_toasts.js";
 import { config as live, el, formatTime } from "./live.js";
 

@@ -1,6 +1,6 @@
 // The queue overview page: draws the counters from the snapshots the server pushes (overview.snapshot,
 // contacts.dashboard.snapshots) and keeps the recent-activity list from the live events. Only when no
-// snapshot came for a few intervals after events (beat not running) does it fetch /overview itself.
+// snapshot came for a few intervals after events (no web process pushing them) does it fetch /overview itself.
 import { config, el, formatTime, formatWait, shortReason, startLive } from "./live.js";
 import "./resubmit.js"; // window.ccpdash.resubmit: the alert list and toasts open the resubmit dialog with it
 

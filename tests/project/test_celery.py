@@ -15,7 +15,6 @@ PINNED = {
     "contacts.tasks.sweep_due",
     "contacts.tasks.reconcile",
     "contacts.broadcast.send_heartbeat",
-    "contacts.dashboard.push_snapshots",
     "contacts.queue_alerts.check_queue_alerts",
     "contacts.retention.purge_finished_contacts",
     "contacts.workflows.run_bulk_job",

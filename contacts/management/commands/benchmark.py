@@ -116,7 +116,8 @@ class Command(BaseCommand):
 
         sizes = scenarios.QUICK if quick else scenarios.FULL
         template = connection.settings_dict["NAME"]
-        progress(f"{'quick' if quick else 'full'} run: migrating and configuring {template}")
+        kind = f"{'quick' if quick else 'full'} run" + (f" of {', '.join(sorted(only))}" if only else "")
+        progress(f"{kind}: migrating and configuring {template}")
         call_command("migrate", verbosity=0, interactive=False)
         configuration = setup.configure()
         copies = databases.Databases(template, admin=os.environ[ADMIN_DATABASE])
