@@ -11,6 +11,7 @@ from contacts.cce.models import (  # noqa: F401
     CceSettings,
     DialedNumber,
     MediaRoutingDomain,
+    RoutingDue,
     RoutingScript,
 )
 from contacts.core.models import Contact, Feed, FeedNotification, Transition  # noqa: F401

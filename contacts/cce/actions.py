@@ -2,8 +2,9 @@
 
 A submission first passes the throttle (`contacts.cce.throttle`): one transaction under the settings
 row lock admits the oldest unread contacts up to the window's free capacity, and only then asks
-`decide()`. Each function takes an id, reloads, re-checks the contact's position and returns early
-if the work is done, so a task may run twice (acks_late redelivery, the reconciler) without harm.
+`decide()`; with the throttle off, admission takes no global lock (`_admit_unthrottled`). Each
+function takes an id, reloads, re-checks the contact's position and returns early if the work is
+done, so a task may run twice (acks_late redelivery, the reconciler) without harm.
 Every move is a compare-and-set through `contacts.core.lifecycle`; a refused move is never retried: the
 contact keeps the outcome the winner gave it.
 """
@@ -71,23 +72,49 @@ def drain_backlog(rounds: int = DRAIN_ROUNDS) -> int:
 
 
 def _drain_once() -> tuple[int, bool]:
-    """One admission step (DESIGN invariant 6: before decide()), atomic under the settings row lock.
+    """One admission step (DESIGN invariant 6: before decide()); returns (moves, whether more may be due).
 
-    Submits the oldest unread contacts up to the free capacity (C2/T2 or C4/T5); if that uses the
-    rate up, discards the newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The
-    lock makes count-then-admit one step across all workers. Returns (moves, whether more may be due).
+    With the throttle on, the step is atomic under the settings row lock: it submits the oldest unread
+    contacts up to the free capacity (C2/T2 or C4/T5) and, if that uses the rate up, discards the
+    newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The lock makes count-then-admit
+    one step across all workers, so the rate holds exactly, in arrival order.
+
+    With the throttle off there is nothing to count, so no global lock: `_admit_unthrottled`.
     """
+    if not CceSettings.load().throttle_per_minute:
+        admitted = _admit_unthrottled(SUBMIT_BATCH)
+        return admitted, admitted == SUBMIT_BATCH
     with transaction.atomic():
         cce = throttle.lock_settings()
         free = throttle.free_capacity(cce)
-        take = SUBMIT_BATCH if free is None else min(free, SUBMIT_BATCH)
+        if free is None:  # turned off since we looked: admit without the lock next time round
+            return 0, True
+        take = min(free, SUBMIT_BATCH)
         batch = list(throttle.backlog()[:take])
         admitted = sum(_decide_and_apply(contact) is not None for contact in batch)
         limited = 0
-        if free is not None and free <= take:  # the rate is used up: the backlog keeps the rest, if it can
+        if free <= take:  # the rate is used up: the backlog keeps the rest, if it can
             limited = sum(_rate_limit(contact) for contact in throttle.beyond_backlog(cce.backlog_size, SUBMIT_BATCH))
-    more = (len(batch) == SUBMIT_BATCH and (free is None or free > SUBMIT_BATCH)) or limited == SUBMIT_BATCH
+    more = (len(batch) == SUBMIT_BATCH and free > SUBMIT_BATCH) or limited == SUBMIT_BATCH
     return admitted + limited, more
+
+
+def _admit_unthrottled(limit: int) -> int:
+    """Submit up to `limit` of the oldest unread contacts, each in a transaction of its own; returns how many.
+
+    Each takes the oldest unread contact no other worker holds (`SKIP LOCKED` on PostgreSQL), so two
+    workers drain one backlog side by side instead of one after the other; the MRD lock `decide()`'s
+    queue limit needs is held for one contact's move only. An admin turning the throttle on meanwhile
+    takes effect from the next step.
+    """
+    admitted = 0
+    for _ in range(limit):
+        with transaction.atomic():
+            contact = throttle.backlog().select_for_update(skip_locked=True).first()
+            if contact is None:
+                break
+            admitted += _decide_and_apply(contact) is not None
+    return admitted
 
 
 def _rate_limit(contact: Contact) -> bool:
@@ -193,7 +220,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     }
     mrd_ids = routing.mrds_worth_routing()
     for mrd_id in mrd_ids:
-        routing.route_after_commit(mrd_id)
+        routing.force_route_after_commit(mrd_id)
     done["mrds_routed"] = len(mrd_ids)
     return done
 

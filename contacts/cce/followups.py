@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def after_transition(row: Transition) -> None:
-    from . import tasks
+    from . import routing, tasks
 
     state, reason = row.to_state, row.to_reason
     if state == State.UNREAD:
@@ -29,7 +29,8 @@ def after_transition(row: Transition) -> None:
         tasks.renotify_contact.delay(row.contact_id)
     elif (state == State.QUEUED and reason in WAITING_REASONS) or row.from_state == State.RESERVED:
         # A contact joined the MRD's queue (C2/T2/T10), or a task was completed and freed its
-        # agent's slot (T4): either may let routing hand out one more contact.
+        # agent's slot (T4): either may let routing hand out one more contact. One pass per MRD
+        # serves all of them (contacts.cce.routing.request_routing).
         mrd_id = row.contact.cce_mrd_id
         if mrd_id is not None:
-            tasks.route_mrd.delay(mrd_id)
+            routing.request_routing(mrd_id)

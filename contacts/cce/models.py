@@ -164,6 +164,26 @@ class AgentAssignment(models.Model):
         return self.released_at is None
 
 
+class RoutingDue(models.Model):
+    """An MRD with routing to do: one row however many contacts joined its queue or freed a slot meanwhile.
+
+    Marking an MRD inserts its row and enqueues one routing pass only if there was none (or the one
+    there is stale: its message may have died with a worker); the pass deletes the row before it reads
+    the queue, so whatever is marked after that start gets a pass of its own. Routing messages are
+    therefore at most one per MRD in flight, not one per contact (contacts.cce.routing).
+    """
+
+    mrd_id = models.PositiveIntegerField("MRD ID", primary_key=True)
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "MRD due for routing"
+        verbose_name_plural = "MRDs due for routing"
+
+    def __str__(self) -> str:
+        return f"MRD {self.mrd_id} due for routing since {self.marked_at}"
+
+
 class CceSettings(models.Model):
     """The one row of CCE-wide settings: the MR PG connection and the throttle (acted on by the next issue)."""
 

@@ -4,6 +4,10 @@ A routed callback is handled at once (C3, or C7 if its cancel was in flight) and
 slot for a handle time; a routed task is reserved (T3/T8) and is handled (T4) when its handle time
 ends. Handle-time ends are due times in the database (`Contact.due_at`, `AgentAssignment.ends_at`)
 that the sweep acts on (DESIGN invariant 4).
+
+Routing is coalesced per MRD: a contact joining the queue or a freed slot marks the MRD due
+(`request_routing`, a row of `RoutingDue`), and a routing message is sent only when the MRD was not
+already due. One pass then takes as many waiting contacts as the MRD has free slots.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.core import lifecycle
@@ -21,12 +25,14 @@ from contacts.core.lifecycle import Kind, Reason, Source, State, TransitionRefus
 from contacts.core.models import Contact
 
 from . import queues
-from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain
+from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingDue
 
 log = logging.getLogger(__name__)
 
-# Candidates read per pass; contacts still waiting out a script delay are skipped, not counted.
+# Candidates read per pass, at most; contacts still waiting out a script delay are skipped, not counted.
 ROUTE_BATCH = 500
+# A due mark this old has likely lost its message (a killed worker): marking the MRD again sends another.
+STALE_MARK_SECONDS = 10.0
 
 
 class _NotRouted(Exception):
@@ -41,6 +47,9 @@ def route(mrd_id: int) -> int:
     the same free slot. Each contact moves by compare-and-set: a contact whose cancel won meanwhile
     is skipped, and the savepoint takes the slot back with it.
     """
+    # Unmark first: whatever joins the queue or frees a slot from now on marks the MRD again and gets a
+    # pass of its own, and what came before is committed, so this pass sees it.
+    RoutingDue.objects.filter(mrd_id=mrd_id).delete()
     routed = 0
     with transaction.atomic():
         mrd = MediaRoutingDomain.objects.select_for_update().filter(pk=mrd_id).first()
@@ -56,7 +65,8 @@ def route(mrd_id: int) -> int:
         agents = [agent for agent in queues.ready_agents(mrd.pk) if queues.free_slots(agent)]
         if not agents:
             return 0
-        for contact in _routable(mrd.pk, now):
+        free = sum(queues.free_slots(agent) for agent in agents)
+        for contact in _routable(mrd.pk, now, free):
             agent = _pick(agents)
             if agent is None:
                 break
@@ -67,14 +77,15 @@ def route(mrd_id: int) -> int:
     return routed
 
 
-def _routable(mrd_id: int, now: datetime) -> list[Contact]:
-    """The MRD's queue in FIFO order, without contacts whose script still makes them wait (its delay)."""
+def _routable(mrd_id: int, now: datetime, free: int) -> list[Contact]:
+    """The head of the MRD's queue in FIFO order, as many as there are `free` slots, without contacts whose
+    script still makes them wait (its delay: then more are read, up to ROUTE_BATCH, to fill the slots)."""
     delays = dict(
         DialedNumber.objects.filter(mrd_id=mrd_id, script__delay_seconds__gt=0).values_list(
             "string", "script__delay_seconds"
         )
     )
-    candidates = list(queues.fifo(mrd_id)[:ROUTE_BATCH])
+    candidates = list(queues.fifo(mrd_id)[: ROUTE_BATCH if delays else min(free, ROUTE_BATCH)])
     return [
         contact
         for contact in candidates
@@ -171,7 +182,35 @@ def release_due_slots(now: datetime) -> int:
 
 
 def route_after_commit(mrd_id: int) -> None:
-    """Run routing for the MRD once the current transaction commits (a slot freed, an agent ready...)."""
+    """Mark the MRD due for routing once the current transaction commits (a slot freed, an agent ready...)."""
+    transaction.on_commit(lambda: request_routing(mrd_id))
+
+
+def request_routing(mrd_id: int) -> bool:
+    """Mark the MRD due; send a routing message only if it was not due already (or its mark is stale).
+
+    Call after commit. One statement decides, so two callers at once send one message between them.
+    True if this call sent it.
+    """
+    from . import tasks
+
+    now = timezone.now()
+    table = connection.ops.quote_name(RoutingDue._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (mrd_id, marked_at) VALUES (%s, %s) "
+            f"ON CONFLICT (mrd_id) DO UPDATE SET marked_at = excluded.marked_at WHERE {table}.marked_at < %s "
+            "RETURNING mrd_id",
+            [mrd_id, now, now - timedelta(seconds=STALE_MARK_SECONDS)],
+        )
+        marked = cursor.fetchone() is not None
+    if marked:
+        tasks.route_mrd.delay(mrd_id)
+    return marked
+
+
+def force_route_after_commit(mrd_id: int) -> None:
+    """Send a routing message once the transaction commits, due or not (the sweep: a lost message is redone)."""
     from . import tasks
 
     transaction.on_commit(lambda: tasks.route_mrd.delay(mrd_id))

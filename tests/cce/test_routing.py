@@ -11,7 +11,15 @@ import pytest
 from django.utils import timezone
 
 from contacts.cce import actions, routing
-from contacts.cce.models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
+from contacts.cce.models import (
+    Agent,
+    AgentAssignment,
+    CceSettings,
+    DialedNumber,
+    MediaRoutingDomain,
+    RoutingDue,
+    RoutingScript,
+)
 from contacts.core import lifecycle
 from contacts.core.lifecycle import Source
 from contacts.core.models import Contact, Feed, FeedNotification
@@ -229,3 +237,49 @@ class SweepTests:
         assert routing.mrds_worth_routing() == set()
         agent(mrd, "1")
         assert routing.mrds_worth_routing() == {7000}
+
+
+@pytest.mark.django_db
+class CoalescedRoutingTests:
+    @pytest.fixture
+    def sent(self, monkeypatch) -> list[int]:
+        from contacts.cce import tasks
+
+        sent: list[int] = []
+        monkeypatch.setattr(tasks.route_mrd, "delay", sent.append)
+        monkeypatch.setattr(tasks.submit_contact, "delay", lambda contact_id: None)  # submitted() submits itself
+        return sent
+
+    def test_many_marks_send_one_routing_message_until_the_pass_starts(self, mrd, sent):
+        assert [routing.request_routing(mrd.pk) for _ in range(10)] == [True] + [False] * 9
+        assert sent == [mrd.pk]
+        routing.route(mrd.pk)  # the pass unmarks the MRD first
+        assert routing.request_routing(mrd.pk) is True
+        assert sent == [mrd.pk, mrd.pk]
+
+    def test_a_stale_mark_sends_again_as_its_message_may_have_died_with_a_worker(self, mrd, sent):
+        routing.request_routing(mrd.pk)
+        stale = timezone.now() - timedelta(seconds=routing.STALE_MARK_SECONDS + 1)
+        RoutingDue.objects.filter(mrd_id=mrd.pk).update(marked_at=stale)
+        assert routing.request_routing(mrd.pk) is True
+        assert sent == [mrd.pk, mrd.pk]
+
+    def test_queueing_contacts_sends_one_message_per_mrd_not_one_per_contact(
+        self, mrd, sent, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(5):
+                submitted()
+        assert sent == [mrd.pk]
+
+    @pytest.mark.parametrize("slots, waiting", [(4, 9), (12, 9)])
+    def test_a_pass_never_leaves_a_free_slot_and_a_waiting_contact_both_idle(self, mrd, slots, waiting):
+        contacts = [submitted() for _ in range(waiting)]
+        agent(mrd, "1", slots=slots // 2)
+        agent(mrd, "2", slots=slots - slots // 2)
+        assert routing.route(mrd.pk) == min(slots, waiting)
+        still_waiting = sum(pair(contact) == TASK_QUEUED for contact in contacts)
+        free = sum(a.max_concurrent - a.assignments.filter(released_at__isnull=True).count()
+                   for a in Agent.objects.filter(mrd=mrd))
+        assert still_waiting == 0 or free == 0
+        assert (still_waiting, free) == (max(0, waiting - slots), max(0, slots - waiting))
