@@ -19,7 +19,7 @@ class ContactsConfig(AppConfig):
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
         lifecycle.register_after_commit(broadcast.after_transition)
-        lifecycle.register_after_commit(followups.after_transition)
+        lifecycle.register_after_commit(followups.after_transition, batch=followups.after_transitions)
         # What the web processes' hubs push to every dashboard once a second.
         hub.register_snapshot_producer(snapshots.push_snapshots)
         # post_migrate also fires after the flush that TransactionTestCase does between tests,

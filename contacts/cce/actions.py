@@ -44,6 +44,8 @@ SWEEP_BATCH = 200
 # Contacts admitted per transaction of a backlog drain (the settings lock is held that long), and
 # transactions per drain: one submit task moves at most SUBMIT_BATCH * DRAIN_ROUNDS contacts.
 SUBMIT_BATCH = 50
+# Batches of due completions one sweep takes at most (SWEEP_BATCH each); a longer line is the next sweep's.
+COMPLETION_BATCHES = 10
 DRAIN_ROUNDS = 20
 
 
@@ -225,14 +227,25 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     return done
 
 
-def complete_due_tasks(now: datetime) -> int:
-    """T4 for reserved tasks whose handle time has ended; they wait while the MR PG connection is down."""
+def complete_due_tasks(now: datetime, batches: int = COMPLETION_BATCHES) -> int:
+    """T4 for reserved tasks whose handle time has ended; they wait while the MR PG connection is down.
+
+    Taken oldest due first from the due-time index, SWEEP_BATCH at a time, each batch one compare-and-set
+    (`routing.complete_many`), so completions keep up however long the queues behind them are.
+    """
     if not CceSettings.load().connection_up:
         return 0
-    due = Contact.objects.filter(
-        kind=Kind.TASK, state=State.RESERVED, reason=Reason.EXTERNALLY_ROUTED, due_at__lte=now
-    ).order_by("due_at", "id")[:SWEEP_BATCH]
-    return sum(routing.complete(contact, now) for contact in due)
+    completed = 0
+    for _ in range(batches):
+        due = list(
+            Contact.objects.filter(
+                kind=Kind.TASK, state=State.RESERVED, reason=Reason.EXTERNALLY_ROUTED, due_at__lte=now
+            ).order_by("due_at", "id")[:SWEEP_BATCH]
+        )
+        completed += routing.complete_many(due, now)
+        if len(due) < SWEEP_BATCH:
+            break
+    return completed
 
 
 def perform_due_cancels(now: datetime) -> int:

@@ -18,7 +18,24 @@ if TYPE_CHECKING:
 
 
 def after_transition(row: Transition) -> None:
-    from . import routing, tasks
+    from . import routing
+
+    mrd_id = _enqueue(row)
+    if mrd_id is not None:
+        routing.request_routing(mrd_id)
+
+
+def after_transitions(rows: list[Transition]) -> None:
+    """The same for a batch of moves (`lifecycle.transition_many`): each MRD they touch is routed once."""
+    from . import routing
+
+    for mrd_id in sorted({mrd_id for mrd_id in map(_enqueue, rows) if mrd_id is not None}):
+        routing.request_routing(mrd_id)
+
+
+def _enqueue(row: Transition) -> int | None:
+    """Enqueue the task the move calls for; returns the MRD it makes worth routing instead, if any."""
+    from . import tasks
 
     state, reason = row.to_state, row.to_reason
     if state == State.UNREAD:
@@ -31,6 +48,5 @@ def after_transition(row: Transition) -> None:
         # A contact joined the MRD's queue (C2/T2/T10), or a task was completed and freed its
         # agent's slot (T4): either may let routing hand out one more contact. One pass per MRD
         # serves all of them (contacts.cce.routing.request_routing).
-        mrd_id = row.contact.cce_mrd_id
-        if mrd_id is not None:
-            routing.request_routing(mrd_id)
+        return row.contact.cce_mrd_id
+    return None

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
-from contacts.core.lifecycle import CANCEL_REQUESTED, IN_QUEUE_REASONS, WAITING_REASONS, State
+from contacts.core.lifecycle import CANCEL_REQUESTED, IN_QUEUE_REASONS, State
 from contacts.core.models import Contact, Transition
 
 from .models import Agent
@@ -31,9 +31,11 @@ def entered_at(reasons: tuple[str, ...]) -> Subquery:
 def fifo(mrd_id: int) -> QuerySet[Contact]:
     """The MRD's queue, first in first out: by the time each contact was (last) queued, then id.
 
-    A renotified task is queued anew (T10) and so goes to the back, as a resubmission does in CCE.
+    That time is `Contact.queue_entered_at`, which every move into a waiting position sets, so the head
+    of the queue is read from an index (contact_queue_fifo_idx) however long the queue. A renotified
+    task is queued anew (T10) and so goes to the back, as a resubmission does in CCE.
     """
-    return in_queue(mrd_id).annotate(queued_at=entered_at(WAITING_REASONS)).order_by("queued_at", "id")
+    return in_queue(mrd_id).order_by("queue_entered_at", "id")
 
 
 def cancels_requested_before(cutoff: datetime) -> QuerySet[Contact]:

@@ -90,8 +90,8 @@ def _routable(mrd_id: int, now: datetime, free: int) -> list[Contact]:
         contact
         for contact in candidates
         if not delays.get(contact.cce_script_selector)
-        or contact.queued_at is None
-        or contact.queued_at + timedelta(seconds=delays[contact.cce_script_selector]) <= now
+        or contact.queue_entered_at is None
+        or contact.queue_entered_at + timedelta(seconds=delays[contact.cce_script_selector]) <= now
     ]
 
 
@@ -152,6 +152,30 @@ def complete(contact: Contact, now: datetime | None = None) -> bool:
         if row is None and mrd_id is not None:
             route_after_commit(mrd_id)  # T4 itself has routing enqueued by contacts.cce.followups
     return row is not None
+
+
+def complete_many(contacts: list[Contact], now: datetime | None = None) -> int:
+    """T4 for reserved tasks in one compare-and-set, freeing their slots in the same transaction; returns the moves.
+
+    As `complete()`: a task another writer moved first is not completed, and its slot is freed all the
+    same (its MRD is routed); the moved ones have their MRDs routed once by the lifecycle's batch hook.
+    """
+    if not contacts:
+        return 0
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = lifecycle.transition_many(
+            contacts, State.HANDLED, Reason.EXTERNALLY_HANDLED, source=Source.CCE, changes={"due_at": None}
+        )
+        open_slots = AgentAssignment.objects.filter(
+            contact_id__in=[contact.pk for contact in contacts], released_at__isnull=True
+        )
+        moved = {row.contact_id for row in rows}
+        freed_by_others = set(open_slots.exclude(contact_id__in=moved).values_list("mrd_id", flat=True))
+        open_slots.update(released_at=now)
+        for mrd_id in sorted(freed_by_others):
+            route_after_commit(mrd_id)
+    return len(rows)
 
 
 def release_slot(contact_id: int, now: datetime | None = None) -> int | None:

@@ -14,7 +14,7 @@ commit. The core never imports them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -101,6 +101,7 @@ _MOVABLE_FIELDS = frozenset(
 )
 
 AfterCommit = Callable[["Transition"], None]
+AfterCommitBatch = Callable[[list["Transition"]], None]
 
 
 def create(
@@ -156,6 +157,7 @@ def transition(
     changes = dict(changes or {})
     rule = _allowed_rule(contact, from_pair, to_pair, changes)
     now = timezone.now()
+    changes.update(_queue_entry(to_pair, now))
     with transaction.atomic():
         # The compare-and-set: the WHERE on the pair we read is what makes a race have one winner.
         won = Contact.objects.filter(pk=contact.pk, state=from_pair.state, reason=from_pair.reason).update(
@@ -185,6 +187,124 @@ def transition(
     return row
 
 
+def transition_many(
+    contacts: Sequence[Contact],
+    state: str,
+    reason: str = Reason.NONE,
+    *,
+    source: str,
+    user=None,
+    comment: str = "",
+    changes: dict | None = None,
+    each: dict[int, dict] | None = None,
+    then: Iterable[AfterCommit] = (),
+) -> list[Transition]:
+    """Move every contact of `contacts` that is still at the pair it was read at to (state, reason), in one statement.
+
+    All of `contacts` must have been read at one pair. The move is one compare-and-set for the batch
+    (`UPDATE … WHERE id IN … AND state = … AND reason = … RETURNING id`): a contact another writer moved
+    first is simply not in the result, never an error. Each moved contact gets its own `Transition`, as
+    with `transition()` (DESIGN invariant 1 holds per contact), and the in-memory objects of the moved
+    contacts are updated. `changes` sets fields on every moved contact, `each` (contact id → fields) on
+    single ones. The after-commit hooks run once for the batch (see `register_after_commit`).
+    Returns the new rows in the order of `contacts`.
+    """
+    contacts = list(contacts)
+    if not contacts:
+        return []
+    to_pair = Pair(state, reason)
+    from_pairs = {contact.pair for contact in contacts}
+    if len(from_pairs) != 1:
+        raise ValueError(f"transition_many() moves contacts read at one pair, not {sorted(from_pairs)}")
+    from_pair = from_pairs.pop()
+    if from_pair == to_pair:
+        return []
+    changes = dict(changes or {})
+    each = each or {}
+    rules = {contact.pk: _allowed_rule(contact, from_pair, to_pair, {**changes, **each.get(contact.pk, {})})
+             for contact in contacts}
+    now = timezone.now()
+    changes.update(_queue_entry(to_pair, now))
+    by_id = {contact.pk: contact for contact in contacts}
+    with transaction.atomic():
+        moved = _compare_and_set_many(list(by_id), from_pair, to_pair, now, changes, each)
+        winners = [contact for contact in contacts if contact.pk in moved]
+        rows = Transition.objects.bulk_create(
+            Transition(
+                contact=contact,
+                rule=rules[contact.pk],
+                from_state=from_pair.state,
+                from_reason=from_pair.reason,
+                to_state=to_pair.state,
+                to_reason=to_pair.reason,
+                source=source,
+                user=user if user and user.is_authenticated else None,
+                comment=comment,
+                created_at=now,
+            )
+            for contact in winners
+        )
+        for contact in winners:
+            contact.state, contact.reason, contact.updated_at = to_pair.state, to_pair.reason, now
+            for name, value in {**changes, **each.get(contact.pk, {})}.items():
+                setattr(contact, name, value)
+        if rows:
+            _after_commit_batch(rows, then)
+    return rows
+
+
+def _compare_and_set_many(
+    ids: list[int], from_pair: Pair, to_pair: Pair, now, changes: dict, each: dict[int, dict]
+) -> set[int]:
+    """The batch's one UPDATE; returns the ids it moved. On PostgreSQL the rows are locked in id order first,
+    so two batches that share contacts wait for each other instead of deadlocking, and a row another writer
+    moved while we waited no longer matches the pair (the lock re-reads it)."""
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    meta = Contact._meta
+    table = quote(meta.db_table)
+
+    def prep(name: str, value):
+        return meta.get_field(name).get_db_prep_save(value, connection)
+
+    assignments = [f"{quote('state')} = %s", f"{quote('reason')} = %s", f"{quote('updated_at')} = %s"]
+    params: list = [to_pair.state, to_pair.reason, prep("updated_at", now)]
+    for name, value in changes.items():
+        assignments.append(f"{quote(meta.get_field(name).column)} = %s")
+        params.append(prep(name, value))
+    for name in sorted({name for fields in each.values() for name in fields} - set(changes)):
+        column = quote(meta.get_field(name).column)
+        cases = [(pk, fields[name]) for pk, fields in each.items() if name in fields]
+        assignments.append(f"{column} = CASE {table}.{quote('id')} " + " ".join("WHEN %s THEN %s" for _ in cases)
+                           + f" ELSE {column} END")
+        for pk, value in cases:
+            params += [pk, prep(name, value)]
+    placeholders = ", ".join(["%s"] * len(ids))
+    match = f"{quote('id')} IN ({placeholders}) AND {quote('state')} = %s AND {quote('reason')} = %s"
+    match_params = [*ids, from_pair.state, from_pair.reason]
+    if connection.vendor == "postgresql":
+        key = f"{table}.{quote('id')}"
+        sql = (
+            f"WITH picked AS (SELECT {quote('id')} FROM {table} WHERE {match} ORDER BY {quote('id')} FOR UPDATE) "
+            f"UPDATE {table} SET {', '.join(assignments)} FROM picked WHERE {key} = picked.{quote('id')} "
+            f"RETURNING {key}"
+        )
+        params = [*match_params, *params]
+    else:  # SQLite (3.35+): writers are serialised, so the statement's own WHERE is the compare-and-set.
+        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {match} RETURNING {quote('id')}"
+        params = [*params, *match_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _queue_entry(to_pair: Pair, now) -> dict:
+    """The field a move into a waiting position sets: when the contact (last) entered its MRD's queue."""
+    if to_pair.state == State.QUEUED and to_pair.reason in WAITING_REASONS:
+        return {"queue_entered_at": now}
+    return {}
+
+
 def _allowed_rule(contact: Contact, from_pair: Pair, to_pair: Pair, changes: dict) -> str:
     """The table's rule for the move, or IllegalTransition; ValueError for fields a move may not set."""
     rule = rule_for(contact.kind, from_pair, to_pair)
@@ -206,18 +326,22 @@ def _lost_race(contact: Contact, from_pair: Pair, to_pair: Pair) -> None:
 
 
 # Run after every committed move, in registration order; the packages above the core add theirs
-# when the app is ready (contacts.apps), so the core never imports them.
-_after_commit_hooks: list[AfterCommit] = []
+# when the app is ready (contacts.apps), so the core never imports them. Each is (hook, batch hook).
+_after_commit_hooks: list[tuple[AfterCommit, AfterCommitBatch | None]] = []
 
 
-def register_after_commit(hook: AfterCommit) -> None:
-    """Call `hook(transition)` after the commit of every move from now on (idempotent per hook)."""
-    if hook not in _after_commit_hooks:
-        _after_commit_hooks.append(hook)
+def register_after_commit(hook: AfterCommit, *, batch: AfterCommitBatch | None = None) -> None:
+    """Call `hook(transition)` after the commit of every move from now on (idempotent per hook).
+
+    After a `transition_many()` batch, `batch(transitions)` is called once instead, if given (so a
+    hook can do once what the batch's moves share, such as routing their MRD); else `hook` per row.
+    """
+    if all(registered != hook for registered, _ in _after_commit_hooks):
+        _after_commit_hooks.append((hook, batch))
 
 
 def _after_commit(row: Transition, then: Iterable[AfterCommit]) -> None:
-    callbacks = [*_after_commit_hooks, *then]
+    callbacks = [*(hook for hook, _ in _after_commit_hooks), *then]
 
     def run() -> None:
         for callback in callbacks:
@@ -227,5 +351,21 @@ def _after_commit(row: Transition, then: Iterable[AfterCommit]) -> None:
                 # The move is committed and the database is the truth; a failed hint
                 # (broadcast, enqueue) is recovered by the resync and the reconciler.
                 log.exception("after-commit hook %r failed for transition %s", callback, row.pk)
+
+    transaction.on_commit(run)
+
+
+def _after_commit_batch(rows: list[Transition], then: Iterable[AfterCommit]) -> None:
+    hooks = [*_after_commit_hooks, *((callback, None) for callback in then)]
+
+    def run() -> None:
+        for hook, batch in hooks:
+            calls = [(batch, rows)] if batch is not None else [(hook, row) for row in rows]
+            for callback, argument in calls:
+                try:
+                    callback(argument)
+                except Exception:
+                    # As for one move: the batch is committed; a lost hint is recovered as there.
+                    log.exception("after-commit hook %r failed after transitions from %s", callback, rows[0].pk)
 
     transaction.on_commit(run)

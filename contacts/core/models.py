@@ -96,6 +96,11 @@ class Contact(models.Model):
         help_text="The discarded contact this one resubmits; each original is resubmitted at most once.",
     )
     due_at = models.DateTimeField(null=True, blank=True, help_text="When its next timed event is due.")
+    # Set by `lifecycle.transition()` on every move into a waiting position (C2/T2/T10...): the MRD's
+    # queue is first in first out by this time (contacts.cce.queues.fifo), read from an index.
+    queue_entered_at = models.DateTimeField(
+        "entered the queue", null=True, blank=True, editable=False, help_text="When it last entered its MRD's queue."
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,6 +118,12 @@ class Contact(models.Model):
             models.Index(fields=["-created_at", "-id"], name="contact_newest_idx"),
             models.Index(fields=["reason", "-created_at"], name="contact_reason_time_idx"),
             models.Index(fields=["due_at"], name="contact_due_idx", condition=models.Q(due_at__isnull=False)),
+            # The queues' FIFO order: only queued contacts are in it, so the index stays the size of the queues.
+            models.Index(
+                fields=["cce_mrd_id", "queue_entered_at", "id"],
+                name="contact_queue_fifo_idx",
+                condition=models.Q(state="queued"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -170,7 +170,8 @@ class RouteTests:
         contact = submitted()
         agent(mrd, "1")
         assert routing.route(mrd.pk) == 0
-        contact.transitions.filter(rule="T2").update(created_at=timezone.now() - timedelta(seconds=61))
+        # The delay runs from the contact's queue entry, which T2 stamped: 61 s ago, as far as routing knows.
+        Contact.objects.filter(pk=contact.pk).update(queue_entered_at=timezone.now() - timedelta(seconds=61))
         assert routing.route(mrd.pk) == 1 and pair(contact) == RESERVED
 
     def test_it_draws_handle_times_from_the_agents_range_times_the_scale(self, mrd, settings):
@@ -193,6 +194,33 @@ class SweepTests:
         assert pair(contact) == HANDLED and contact.due_at is None
         assert not contact.assignment.is_open
         assert list(contact.transitions.values_list("rule", flat=True)) == ["T1", "T2", "T3", "T4"]
+
+    def test_it_completes_more_due_tasks_than_one_batch_holds_in_one_sweep(self, mrd, monkeypatch):
+        monkeypatch.setattr(actions, "SWEEP_BATCH", 2)
+        contacts = [submitted() for _ in range(5)]
+        agent(mrd, "1", slots=5)
+        assert routing.route(mrd.pk) == 5
+        latest = max(Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("due_at", flat=True))
+        assert actions.sweep(now=latest)["completed"] == 5
+        assert all(pair(contact) == HANDLED for contact in contacts)
+        assert not AgentAssignment.objects.filter(released_at__isnull=True).exists()
+        assert Contact.objects.filter(transitions__rule="T4").count() == 5
+
+    def test_a_batch_completion_frees_the_slot_of_a_task_another_writer_moved(self, mrd, monkeypatch):
+        from contacts.cce import tasks
+
+        routed_again: list[int] = []
+        monkeypatch.setattr(routing, "route_after_commit", routed_again.append)
+        monkeypatch.setattr(tasks.submit_contact, "delay", lambda contact_id: None)
+        first, second = submitted(), submitted()
+        agent(mrd, "1", slots=2)
+        routing.route(mrd.pk)
+        stale = [Contact.objects.get(pk=first.pk), Contact.objects.get(pk=second.pk)]
+        lifecycle.transition(Contact.objects.get(pk=second.pk), "handled", "EXTERNALLY_HANDLED", source=Source.CCE)
+        assert routing.complete_many(stale) == 1
+        assert pair(first) == HANDLED
+        assert not AgentAssignment.objects.filter(released_at__isnull=True).exists()
+        assert routed_again == [mrd.pk]  # the other writer's slot: its MRD routed again
 
     def test_it_keeps_reserved_tasks_while_the_connection_is_down(self, mrd):
         contact = submitted()

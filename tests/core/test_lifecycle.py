@@ -256,3 +256,97 @@ class CommitTests:
 
         lifecycle.transition(contact, *T_Q, source=Source.WORKER, then=[broken])
         assert Contact.objects.get(pk=contact.pk).pair == T_Q
+
+
+class BatchTests:
+    """`transition_many`: one compare-and-set for a batch, still one `Transition` per moved contact."""
+
+    def test_it_moves_a_batch_with_one_row_each(self, feeds):
+        contacts = [contact_at(feeds, "task", T_RESERVED) for _ in range(3)]
+        rows = lifecycle.transition_many(contacts, *HANDLED, source=Source.CCE, changes={"due_at": None})
+        assert [row.contact_id for row in rows] == [contact.pk for contact in contacts]
+        assert {row.rule for row in rows} == {"T4"}
+        assert all(Contact.objects.get(pk=contact.pk).pair == HANDLED for contact in contacts)
+        assert all(contact.pair == HANDLED for contact in contacts)  # the caller's objects too
+        assert Transition.objects.filter(rule="T4").count() == 3
+
+    def test_it_skips_contacts_another_writer_moved_first(self, feeds):
+        contacts = [contact_at(feeds, "task", T_RESERVED) for _ in range(3)]
+        taken = contacts[1]
+        # Another writer completes it first, as a second sweep would.
+        lifecycle.transition(Contact.objects.get(pk=taken.pk), *HANDLED, source=Source.CCE)
+        rows = lifecycle.transition_many(contacts, *HANDLED, source=Source.CCE)
+        assert [row.contact_id for row in rows] == [contacts[0].pk, contacts[2].pk]
+        assert Transition.objects.filter(contact=taken, rule="T4").count() == 1
+        assert taken.pair == T_RESERVED  # the loser's object is left as it was read
+
+    def test_it_sets_per_contact_fields(self, feeds):
+        contacts = [contact_at(feeds, "task", T_Q) for _ in range(2)]
+        each = {c.pk: {"agent_id": f"agent-{n}", "cce_task_id": f"task-{n}"} for n, c in enumerate(contacts)}
+        lifecycle.transition_many(contacts, *T_RESERVED, source=Source.CCE, each=each)
+        stored = Contact.objects.filter(pk__in=[c.pk for c in contacts]).order_by("pk")
+        assert [(c.agent_id, c.cce_task_id) for c in stored] == [("agent-0", "task-0"), ("agent-1", "task-1")]
+
+    def test_it_refuses_a_move_the_table_does_not_list_and_changes_nothing(self, feeds):
+        contacts = [contact_at(feeds, "task", T_Q) for _ in range(2)]
+        with pytest.raises(IllegalTransition):
+            lifecycle.transition_many(contacts, *HANDLED, source=Source.CCE)
+        assert all(Contact.objects.get(pk=contact.pk).pair == T_Q for contact in contacts)
+
+    def test_it_refuses_a_batch_read_at_two_pairs(self, feeds):
+        contacts = [contact_at(feeds, "task", T_Q), contact_at(feeds, "task", T_RESERVED)]
+        with pytest.raises(ValueError):
+            lifecycle.transition_many(contacts, *HANDLED, source=Source.CCE)
+
+
+@pytest.mark.django_db(transaction=True)
+class BatchCommitTests:
+    def test_it_runs_a_batch_hook_once_after_commit(self, feeds, monkeypatch):
+        per_row, batches, unbatched = [], [], []
+        hooks = [(per_row.append, None), (unbatched.append, batches.append)]
+        monkeypatch.setattr(lifecycle, "_after_commit_hooks", hooks)
+        contacts = [contact_at(feeds, "task", T_RESERVED) for _ in range(3)]
+        per_row.clear()  # the contacts' own creation ran the hooks
+        unbatched.clear()
+        with transaction.atomic():
+            lifecycle.transition_many(contacts, *HANDLED, source=Source.CCE)
+            assert per_row == [] and batches == []
+        assert len(per_row) == 3 and [len(batch) for batch in batches] == [3] and unbatched == []
+
+
+class QueueEntryTests:
+    """`queue_entered_at`, the queues' FIFO key, is stamped by every move into a waiting position."""
+
+    def test_it_stamps_the_queue_entry_and_keeps_it_while_a_cancel_is_in_flight(self, feeds):
+        contact = contact_at(feeds, "task", U)
+        row = lifecycle.transition(contact, *T_Q, source=Source.CCE)
+        assert Contact.objects.get(pk=contact.pk).queue_entered_at == row.created_at
+        lifecycle.transition(contact, *T_CANCEL, source=Source.API)
+        assert Contact.objects.get(pk=contact.pk).queue_entered_at == row.created_at
+
+    def test_it_stamps_a_new_entry_when_a_renotified_task_is_queued_again(self, feeds):
+        contact = contact_at(feeds, "task", U)
+        first = lifecycle.transition(contact, *T_Q, source=Source.CCE)
+        lifecycle.transition(contact, *T_RENOTIFY, source=Source.API)
+        again = lifecycle.transition(contact, *T_Q, source=Source.CCE)
+        assert again.rule == "T10"
+        assert Contact.objects.get(pk=contact.pk).queue_entered_at == again.created_at > first.created_at
+
+
+def test_the_migration_fills_queue_entries_of_contacts_already_queued(feeds):
+    """0009 stamps what is already in a queue from its latest queue entry (its creation if none)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("contacts.migrations.0009_queue_entered_at")
+    entered = contact_at(feeds, "task", U)
+    row = lifecycle.transition(entered, *T_Q, source=Source.CCE)
+    handmade = contact_at(feeds, "task", T_CANCEL)
+    finished = contact_at(feeds, "task", HANDLED)
+    Contact.objects.update(queue_entered_at=None)  # as before the migration
+    migration.fill_queue_entries(apps, None)
+    stored = {c.pk: c for c in Contact.objects.all()}
+    assert stored[entered.pk].queue_entered_at == row.created_at
+    assert stored[handmade.pk].queue_entered_at == stored[handmade.pk].created_at
+    assert stored[finished.pk].queue_entered_at is None
