@@ -57,10 +57,12 @@ def _access_log_config(access_log: Path) -> Path:
 
 def worker(*, concurrency: int = 2, loglevel: str = "info", nodename: str = "worker@%h",
            extra: tuple[str, ...] = ()) -> list[str]:
-    """The Celery worker (prefork pool) of live work and bulk jobs (settings.LIVE_QUEUE, BULK_QUEUE)."""
+    """The Celery worker (prefork pool) of live work, routing passes and bulk jobs (settings.LIVE_QUEUE,
+    ROUTING_QUEUE, BULK_QUEUE); it takes from the queues in turn, so a routing pass never waits behind
+    every message of a burst."""
     from django.conf import settings
 
-    queues = f"{settings.LIVE_QUEUE},{settings.BULK_QUEUE}"
+    queues = f"{settings.LIVE_QUEUE},{settings.ROUTING_QUEUE},{settings.BULK_QUEUE}"
     return _celery_worker(queues, concurrency, loglevel, nodename, extra)
 
 

@@ -214,19 +214,22 @@ CHANNEL_LAYERS = {
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-# Three queues, so no kind of work waits behind another (README "Workers and queues"): live work (a
-# contact's next step: submit, route, cancel, renotify), the periodic work beat sends (sweeps, the
-# reconciler, heartbeats, alert checks, retention), and bulk jobs. Each worker serves the queues its
-# `-Q` names (ccpdash.processes); a worker started without `-Q` serves all three (the tests' workers).
-# The live queue keeps the name the one queue had, so messages already waiting in it survive an upgrade.
+# Four queues, so no kind of work waits behind another (README "Workers and queues"): live work (a
+# contact's next step: submit, cancel, renotify), routing passes (at most one per MRD in flight, which
+# a worker serving both takes in turn with the live queue's, never behind all of it), the periodic
+# work beat sends (sweeps, the reconciler, heartbeats, alert checks, retention), and bulk jobs. Each
+# worker serves the queues its `-Q` names (ccpdash.processes); a worker started without `-Q` serves
+# them all (the tests' workers). The live queue keeps the name the one queue had, so messages already
+# waiting in it survive an upgrade (a routing message among them still routes).
 LIVE_QUEUE = f"{REDIS_PREFIX}-tasks"
+ROUTING_QUEUE = f"{REDIS_PREFIX}-routing"
 PERIODIC_QUEUE = f"{REDIS_PREFIX}-periodic"
 BULK_QUEUE = f"{REDIS_PREFIX}-bulk"
 CELERY_TASK_DEFAULT_QUEUE = LIVE_QUEUE
 # Declared as Celery declares a queue it creates on demand (an exchange of the queue's name), so the
 # live queue's messages published before the split are still delivered.
 CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in (LIVE_QUEUE, PERIODIC_QUEUE, BULK_QUEUE)
+    Queue(name, Exchange(name), routing_key=name) for name in (LIVE_QUEUE, ROUTING_QUEUE, PERIODIC_QUEUE, BULK_QUEUE)
 ]
 CELERY_TASK_ROUTES = {
     **{
@@ -240,10 +243,21 @@ CELERY_TASK_ROUTES = {
             "contacts.retention.purge_finished_contacts",
         )
     },
+    "contacts.tasks.route_mrd": {"queue": ROUTING_QUEUE},
     "contacts.workflows.run_bulk_job": {"queue": BULK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Every task's time limits (a task may set its own): at the soft limit the task gets SoftTimeLimitExceeded
+# and its transaction rolls back; at the hard limit its process is killed. A task stopped by either is
+# acked as failed, never redelivered (acks_on_failure_or_timeout); the sweep and the reconciler find its
+# work again. Our tasks take milliseconds to seconds: a minute means something is stuck.
+CELERY_TASK_SOFT_TIME_LIMIT = env_number("CELERY_TASK_SOFT_TIME_LIMIT", 60.0, minimum=1.0)
+CELERY_TASK_TIME_LIMIT = env_number("CELERY_TASK_TIME_LIMIT", CELERY_TASK_SOFT_TIME_LIMIT + 30.0, minimum=2.0)
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+# A message whose worker died (SIGKILL, out of memory) is redelivered, at most this many deliveries in all
+# (ccpdash.celery.DeliveryCappedTask): a message that kills every worker that takes it is then dropped.
+CELERY_TASK_MAX_DELIVERIES = env_int("CELERY_TASK_MAX_DELIVERIES", 3, minimum=1)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{REDIS_PREFIX}:celery:",
@@ -334,6 +348,12 @@ LIVE_SOCKET_MAX_FRAMES = env_int("LIVE_SOCKET_MAX_FRAMES", 250, minimum=1)
 # Seconds between two snapshots of the overview's figures and the alert news, computed by one web process
 # (its hub claims the interval in Redis) and pushed to every dashboard (contacts.dashboard.snapshots).
 LIVE_SNAPSHOT_SECONDS = env_number("LIVE_SNAPSHOT_SECONDS", 1.0, minimum=0.2)
+
+# Beat may run on several hosts; only the holder of a Redis lock sends (ccpdash.beat). A beat that dies
+# hands over after this many seconds; beat ticks (and renews the lock) three times as often.
+BEAT_LOCK_SECONDS = env_number("BEAT_LOCK_SECONDS", 10.0, minimum=0.3)
+CELERY_BEAT_SCHEDULER = "ccpdash.beat:SingleBeatScheduler"
+CELERY_BEAT_MAX_INTERVAL = BEAT_LOCK_SECONDS / 3
 
 CELERY_BEAT_SCHEDULE = {
     "dashboard-heartbeat": {

@@ -64,6 +64,8 @@ TEST_TIME_SCALES = {
     "CCE_CANCEL_LATENCY_SECONDS": "0",
     "CCE_RECONCILE_SECONDS": "0.2",
     "CCE_RECONCILE_AFTER_SECONDS": "1",
+    # A killed worker's embedded beat hands the periodic tasks to the next one within a second.
+    "BEAT_LOCK_SECONDS": "1",
 }
 
 class WorkerProcess:

@@ -154,6 +154,8 @@ class AgentAssignment(models.Model):
         indexes = [
             models.Index(fields=["agent"], name="assignment_open_idx", condition=Q(released_at__isnull=True)),
             models.Index(fields=["ends_at"], name="assignment_due_idx", condition=Q(released_at__isnull=True)),
+            # An agent's latest start (the longest-available pick) without reading its whole history.
+            models.Index(fields=["agent", "-started_at"], name="assignment_agent_latest_idx"),
         ]
 
     def __str__(self) -> str:

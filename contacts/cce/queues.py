@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from contacts.core.lifecycle import CANCEL_REQUESTED, IN_QUEUE_REASONS, State
 from contacts.core.models import Contact, Transition
 
-from .models import Agent
+from .models import Agent, AgentAssignment
 
 
 def in_queue(mrd_id: int | None = None) -> QuerySet[Contact]:
@@ -48,11 +49,22 @@ def cancels_requested_before(cutoff: datetime) -> QuerySet[Contact]:
 
 
 def ready_agents(mrd_id: int) -> list[Agent]:
-    """The MRD's ready agents, each annotated with `used` (open assignments) and `last_started`."""
-    open_slots = Q(assignments__released_at__isnull=True)
+    """The MRD's ready agents, each annotated with `used` (open assignments) and `last_started`.
+
+    Two index lookups per agent (assignment_open_idx, assignment_agent_latest_idx), so the cost follows
+    the number of agents, not the assignments they have had: every handled contact leaves one behind.
+    """
+    open_slots = (
+        AgentAssignment.objects.filter(agent=OuterRef("pk"), released_at__isnull=True)
+        .order_by()
+        .values("agent")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    latest = AgentAssignment.objects.filter(agent=OuterRef("pk")).order_by("-started_at").values("started_at")[:1]
     return list(
         Agent.objects.filter(mrd_id=mrd_id, ready=True)
-        .annotate(used=Count("assignments", filter=open_slots), last_started=Max("assignments__started_at"))
+        .annotate(used=Coalesce(Subquery(open_slots, output_field=IntegerField()), 0), last_started=Subquery(latest))
         .order_by("agent_id")
     )
 

@@ -17,14 +17,13 @@ from django.utils import timezone
 from ccpdash import processes
 from ccpdash.celery import app
 from contacts.cce import tasks
-from contacts.cce.models import MediaRoutingDomain
+from contacts.cce.models import Agent, MediaRoutingDomain
 from contacts.core import lifecycle
 from contacts.core.lifecycle import Reason, Source, State
 from contacts.core.models import Contact, Feed, FeedType
 from tests.polling import wait_for
 
-LIVE_TASKS = ("contacts.tasks.submit_contact", "contacts.tasks.route_mrd", "contacts.tasks.cancel_contact",
-              "contacts.tasks.renotify_contact")
+LIVE_TASKS = ("contacts.tasks.submit_contact", "contacts.tasks.cancel_contact", "contacts.tasks.renotify_contact")
 BACKLOG = 5_000
 
 
@@ -48,13 +47,16 @@ class QueueRouteTests:
         for name in LIVE_TASKS:
             assert queue_of(name) == settings.LIVE_QUEUE, name
 
+    def test_routing_passes_go_to_the_routing_queue(self) -> None:
+        assert queue_of("contacts.tasks.route_mrd") == settings.ROUTING_QUEUE
+
     def test_bulk_jobs_go_to_the_bulk_queue(self) -> None:
         assert queue_of("contacts.workflows.run_bulk_job") == settings.BULK_QUEUE
 
     def test_the_queues_are_this_runs_own(self) -> None:
         # Prefixed like every key of the run, so a test run never takes a `make run` worker's messages.
         queues = {queue.name for queue in app.amqp.queues.values()}
-        assert queues == {settings.LIVE_QUEUE, settings.PERIODIC_QUEUE, settings.BULK_QUEUE}
+        assert queues == {settings.LIVE_QUEUE, settings.ROUTING_QUEUE, settings.PERIODIC_QUEUE, settings.BULK_QUEUE}
         assert all(name.startswith(f"{settings.REDIS_PREFIX}-") for name in queues)
 
 
@@ -65,9 +67,10 @@ def procfile_command(process: str) -> list[str]:
 
 
 class WorkerCommandTests:
-    def test_the_live_worker_serves_live_and_bulk_work_only(self) -> None:
+    def test_the_live_worker_serves_live_routing_and_bulk_work_only(self) -> None:
         command = processes.worker()
-        assert command[command.index("-Q") + 1].split(",") == [settings.LIVE_QUEUE, settings.BULK_QUEUE]
+        served = command[command.index("-Q") + 1].split(",")
+        assert served == [settings.LIVE_QUEUE, settings.ROUTING_QUEUE, settings.BULK_QUEUE]
 
     def test_the_periodic_worker_serves_the_periodic_queue_only(self) -> None:
         command = processes.periodic_worker()
@@ -90,7 +93,7 @@ class PeriodicWorkerTests:
             app.amqp.queues[settings.LIVE_QUEUE].bind(connection.default_channel).declare()
         with app.producer_or_acquire() as producer:
             for _ in range(BACKLOG):
-                tasks.route_mrd.apply_async((mrd.id,), producer=producer)
+                tasks.submit_contact.apply_async((0,), producer=producer)  # for no contact: a no-op each
         assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
         contact = lifecycle.create("task", feed, name="Ada", title="Order 4711", script_selector="Sales")
         # Queued at the CCE with its task life already over: the next sweep discards it (T5).
@@ -98,4 +101,23 @@ class PeriodicWorkerTests:
                              changes={"cce_mrd_id": mrd.id, "due_at": timezone.now() - timedelta(seconds=1)})
         wait_for(lambda: Contact.objects.get(pk=contact.pk).pair == (State.DISCARDED, Reason.ROUTER_RELEASED_TASK),
                  timeout=60)
+        assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
+
+    def test_a_routing_pass_runs_while_the_live_queue_holds_thousands_of_messages(self, start_worker) -> None:
+        mrd = MediaRoutingDomain.objects.create(id=5000, name="Sales")
+        Agent.objects.create(name="Ada", agent_id="1", mrd=mrd, ready=True, max_concurrent=1,
+                             handle_time_min=300, handle_time_max=300)
+        feed = Feed.objects.create(id=100, name="Web tasks", type=FeedType.TASK)
+        start_worker(beat=False, queues=settings.ROUTING_QUEUE)
+        with app.connection_for_write() as connection:
+            app.amqp.queues[settings.LIVE_QUEUE].bind(connection.default_channel).declare()
+        with app.producer_or_acquire() as producer:
+            for _ in range(BACKLOG):
+                tasks.submit_contact.apply_async((0,), producer=producer)
+        assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
+        contact = lifecycle.create("task", feed, name="Ada", title="Order 4711", script_selector="Sales")
+        # Joining the queue marks the MRD due and sends its routing pass (contacts.cce.followups).
+        lifecycle.transition(contact, State.QUEUED, Reason.EXTERNALLY_ROUTED, source=Source.CCE,
+                             changes={"cce_mrd_id": mrd.id})
+        wait_for(lambda: Contact.objects.get(pk=contact.pk).state == State.RESERVED, timeout=60)
         assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
