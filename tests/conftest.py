@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.db import connection
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
 
 # Real Celery worker fixtures (worker, start_worker, kill_worker) for every test module.
 pytest_plugins = ["tests.workers"]
@@ -32,3 +34,14 @@ def pytest_collection_modifyitems(config, items) -> None:
             raise pytest.UsageError(f"{item.nodeid} {reason}; CCPDASH_REQUIRE_ALL_TESTS=1 forbids skipping it")
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest_asyncio.fixture
+async def close_thread_connections():
+    """After an async test: close the connections of the one thread consumers and sync_to_async share.
+
+    That thread's connection would outlive the test (CONN_MAX_AGE) and keep PostgreSQL from dropping
+    the test database. Use with `@pytest.mark.usefixtures("close_thread_connections")`.
+    """
+    yield
+    await sync_to_async(connections.close_all)()

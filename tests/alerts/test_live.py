@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from django.test import Client
 
 from ccpdash.asgi import application
@@ -40,12 +38,8 @@ async def receive(communicator: WebsocketCommunicator, type_: str) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 class LiveAlertTests:
-    @pytest_asyncio.fixture(autouse=True)
-    async def close_thread_connections(self):
-        yield
-        await sync_to_async(connections.close_all)()
-
     @pytest.mark.asyncio
     async def test_it_shows_an_acknowledgement_to_every_other_supervisor_at_once(self, django_user_model):
         users = await sync_to_async(lambda: [make_user(django_user_model, n, roles.SUPERVISORS) for n in ("a", "b")])()

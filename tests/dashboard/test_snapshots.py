@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections
 
 from contacts.core import permissions as roles
 from contacts.core.health import redis_client
@@ -39,12 +37,8 @@ def push() -> bool:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 class SnapshotTests:
-    @pytest_asyncio.fixture(autouse=True)
-    async def close_thread_connections(self):
-        yield
-        await sync_to_async(connections.close_all)()
-
     @pytest.mark.asyncio
     async def test_it_is_computed_once_and_reaches_every_socket(self, cookie, monkeypatch):
         computed = []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
-from django.db import connections, transaction
+from django.db import transaction
 from django.test import Client
 
 from ccpdash.asgi import application
@@ -63,14 +62,8 @@ def supervisor_cookie(django_user_model) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 class ConsumerTests:
-    @pytest_asyncio.fixture(autouse=True)
-    async def close_thread_connections(self):
-        yield
-        # The consumer and sync_to_async share one worker thread whose connection would outlive the
-        # test (CONN_MAX_AGE) and keep PostgreSQL from dropping the test database.
-        await sync_to_async(connections.close_all)()
-
     @pytest.mark.asyncio
     async def test_it_closes_an_anonymous_socket_with_4401(self):
         communicator, connected = await open_socket()

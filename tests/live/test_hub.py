@@ -10,12 +10,10 @@ import asyncio
 from collections import OrderedDict, deque
 
 import pytest
-import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
-from django.db import connections
 
 from ccpdash.asgi import application
 from contacts.core import permissions as roles
@@ -44,12 +42,8 @@ def supervisor_cookie(django_user_model) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 class HubTests:
-    @pytest_asyncio.fixture(autouse=True)
-    async def close_thread_connections(self):
-        yield
-        await sync_to_async(connections.close_all)()
-
     @pytest.mark.asyncio
     async def test_a_frame_is_encoded_once_whatever_the_number_of_sockets(self, supervisor_cookie, monkeypatch):
         encoded: list[str] = []
@@ -159,12 +153,8 @@ class FrameTests:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
 class SnapshotIntervalTests:
-    @pytest_asyncio.fixture(autouse=True)
-    async def close_thread_connections(self):
-        yield
-        await sync_to_async(connections.close_all)()
-
     @pytest.mark.asyncio
     async def test_snapshots_are_computed_once_per_interval_whatever_the_sockets_and_hubs(
         self, supervisor_cookie, settings, monkeypatch
