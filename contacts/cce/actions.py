@@ -12,6 +12,7 @@ contact keeps the outcome the winner gave it.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -62,13 +63,18 @@ def submit(contact_id: int) -> int:
     return drain_backlog()
 
 
-def drain_backlog(rounds: int = DRAIN_ROUNDS) -> int:
-    """Admit unread contacts as the throttle allows, a batch per transaction; returns the moves made."""
+def drain_backlog(rounds: int = DRAIN_ROUNDS, budget_seconds: float | None = None) -> int:
+    """Admit unread contacts as the throttle allows, a batch per transaction; returns the moves made.
+
+    With `budget_seconds`, no new round starts once that much time has passed (at least one round
+    runs): each round commits on its own, so stopping between rounds loses nothing.
+    """
+    started = time.monotonic()
     moved = 0
     for _ in range(rounds):
         done, more = _drain_once()
         moved += done
-        if not more:
+        if not more or (budget_seconds is not None and time.monotonic() - started >= budget_seconds):
             break
     return moved
 

@@ -30,6 +30,9 @@ from contacts.core.lifecycle import Source
 from . import actions, recovery, throttle
 from .models import CceSettings
 
+# Seconds one reconcile run spends admitting the backlog, at most (one round of SUBMIT_BATCH always runs).
+RECONCILE_DRAIN_SECONDS = 1.0
+
 
 def reconcile(now: datetime | None = None) -> dict[str, int]:
     """One pass; returns how many contacts each step moved."""
@@ -38,7 +41,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     if not CceSettings.load().connection_up:
         done["disconnected"] = recovery.disconnect_queued(source=Source.SYSTEM, limit=actions.SWEEP_BATCH)
     if throttle.backlog().exists():
-        done["submitted"] = actions.drain_backlog()
+        # Briefly: the periodic worker's slots are the sweeps' too, and the live workers' own
+        # submit_contact drains do the bulk of a backlog. A longer drain here held both slots for a
+        # minute under a burst (and ran into the time limit), so completions stopped meanwhile.
+        done["submitted"] = actions.drain_backlog(budget_seconds=RECONCILE_DRAIN_SECONDS)
     stale = now - timedelta(seconds=settings.CCE_RECONCILE_AFTER_SECONDS)
     done["renotified"] = actions.resume_renotifies(stale)
     return done

@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts.cce import actions
+from contacts.cce import reconcile as reconciler
 from contacts.cce.models import AgentAssignment, CceSettings
 from contacts.cce.reconcile import reconcile
 from contacts.core import lifecycle
@@ -61,6 +62,14 @@ class ReconcilerTests:
         contacts = [task() for _ in range(3)]
         assert reconcile()["submitted"] == 3
         assert [pair_of(contact) for contact in contacts] == [TASK_QUEUED] * 3
+
+    def test_it_drains_only_briefly_leaving_the_rest_to_the_next_run(self, monkeypatch):
+        monkeypatch.setattr(actions, "SUBMIT_BATCH", 2)
+        monkeypatch.setattr(reconciler, "RECONCILE_DRAIN_SECONDS", 0)  # one round, whatever the backlog
+        contacts = [task() for _ in range(5)]
+        assert reconcile()["submitted"] == 2
+        assert reconcile()["submitted"] == 2
+        assert [pair_of(contact) for contact in contacts].count(TASK_QUEUED) == 4
 
     def test_it_resumes_a_renotify_whose_message_was_lost_once_it_is_stale(self, settings):
         settings.CCE_RECONCILE_AFTER_SECONDS = 5
