@@ -54,6 +54,16 @@ def ready_agents(mrd_id: int) -> list[Agent]:
     Two index lookups per agent (assignment_open_idx, assignment_agent_latest_idx), so the cost follows
     the number of agents, not the assignments they have had: every handled contact leaves one behind.
     """
+    latest = AgentAssignment.objects.filter(agent=OuterRef("pk")).order_by("-started_at").values("started_at")[:1]
+    return list(
+        Agent.objects.filter(mrd_id=mrd_id, ready=True)
+        .annotate(used=slots_in_use(), last_started=Subquery(latest))
+        .order_by("agent_id")
+    )
+
+
+def slots_in_use() -> Coalesce:
+    """An agent's open assignments, as an expression on `Agent` rows (one index lookup, assignment_open_idx)."""
     open_slots = (
         AgentAssignment.objects.filter(agent=OuterRef("pk"), released_at__isnull=True)
         .order_by()
@@ -61,12 +71,7 @@ def ready_agents(mrd_id: int) -> list[Agent]:
         .annotate(n=Count("id"))
         .values("n")
     )
-    latest = AgentAssignment.objects.filter(agent=OuterRef("pk")).order_by("-started_at").values("started_at")[:1]
-    return list(
-        Agent.objects.filter(mrd_id=mrd_id, ready=True)
-        .annotate(used=Coalesce(Subquery(open_slots, output_field=IntegerField()), 0), last_started=Subquery(latest))
-        .order_by("agent_id")
-    )
+    return Coalesce(Subquery(open_slots, output_field=IntegerField()), 0)
 
 
 def free_slots(agent: Agent) -> int:

@@ -1,4 +1,5 @@
-"""The contact lifecycle (spec §1–§3): `create()` and `transition()`, the only code that moves a contact.
+"""The contact lifecycle (spec §1–§3): `create()`, `transition()` and `transition_many()`, the only code
+that moves a contact.
 
 The table it enforces (states, reasons, the moves of spec §3, the derived sets of positions) is
 `contacts.core.positions`, re-exported here: callers write `lifecycle.transition(...)`,
@@ -8,13 +9,15 @@ A move is a compare-and-set on the (state, reason) pair the caller read, so when
 (a cancel and the router, two workers with the same message) exactly one wins; the `Transition` row
 is written in the same transaction, and the after-commit hooks (the live broadcast, follow-up tasks),
 which the packages above register with `register_after_commit` when the app is ready, run only after
-commit. The core never imports them.
+commit. The core never imports them. `transition_many()` moves a batch read at one pair with one
+compare-and-set statement, still one `Transition` per moved contact, and runs the hooks once per batch.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -166,18 +169,8 @@ def transition(
         if not won:
             _lost_race(contact, from_pair, to_pair)
             return None
-        row = Transition.objects.create(
-            contact=contact,
-            rule=rule,
-            from_state=from_pair.state,
-            from_reason=from_pair.reason,
-            to_state=to_pair.state,
-            to_reason=to_pair.reason,
-            source=source,
-            user=user if user and user.is_authenticated else None,
-            comment=comment,
-            created_at=now,
-        )
+        row = _transition_row(contact, rule, from_pair, to_pair, source, user, comment, now)
+        row.save(force_insert=True)
         # Before the block ends: outside an outer transaction, the hooks run at its exit
         # and must see the contact as committed.
         contact.state, contact.reason, contact.updated_at = to_pair.state, to_pair.reason, now
@@ -206,7 +199,8 @@ def transition_many(
     first is simply not in the result, never an error. Each moved contact gets its own `Transition`, as
     with `transition()` (DESIGN invariant 1 holds per contact), and the in-memory objects of the moved
     contacts are updated. `changes` sets fields on every moved contact, `each` (contact id → fields) on
-    single ones. The after-commit hooks run once for the batch (see `register_after_commit`).
+    single ones. Contacts moved into a waiting position enter the queue in the order of
+    `contacts`. The after-commit hooks run once for the batch (see `register_after_commit`).
     Returns the new rows in the order of `contacts`.
     """
     contacts = list(contacts)
@@ -224,24 +218,17 @@ def transition_many(
     rules = {contact.pk: _allowed_rule(contact, from_pair, to_pair, {**changes, **each.get(contact.pk, {})})
              for contact in contacts}
     now = timezone.now()
-    changes.update(_queue_entry(to_pair, now))
+    if _queue_entry(to_pair, now):
+        # They join the queue in the order given (a batch admission gives arrival order), one
+        # microsecond apart, so first in first out (by queue_entered_at, then id) keeps that order.
+        each = {contact.pk: {**each.get(contact.pk, {}), "queue_entered_at": now + timedelta(microseconds=place)}
+                for place, contact in enumerate(contacts)}
     by_id = {contact.pk: contact for contact in contacts}
     with transaction.atomic():
         moved = _compare_and_set_many(list(by_id), from_pair, to_pair, now, changes, each)
         winners = [contact for contact in contacts if contact.pk in moved]
         rows = Transition.objects.bulk_create(
-            Transition(
-                contact=contact,
-                rule=rules[contact.pk],
-                from_state=from_pair.state,
-                from_reason=from_pair.reason,
-                to_state=to_pair.state,
-                to_reason=to_pair.reason,
-                source=source,
-                user=user if user and user.is_authenticated else None,
-                comment=comment,
-                created_at=now,
-            )
+            _transition_row(contact, rules[contact.pk], from_pair, to_pair, source, user, comment, now)
             for contact in winners
         )
         for contact in winners:
@@ -251,6 +238,23 @@ def transition_many(
         if rows:
             _after_commit_batch(rows, then)
     return rows
+
+
+def _transition_row(contact: Contact, rule: str, from_pair: Pair, to_pair: Pair, source: str, user, comment: str,
+                    now) -> Transition:
+    """The unsaved `Transition` that records one move (the user only if signed in)."""
+    return Transition(
+        contact=contact,
+        rule=rule,
+        from_state=from_pair.state,
+        from_reason=from_pair.reason,
+        to_state=to_pair.state,
+        to_reason=to_pair.reason,
+        source=source,
+        user=user if user and user.is_authenticated else None,
+        comment=comment,
+        created_at=now,
+    )
 
 
 def _compare_and_set_many(

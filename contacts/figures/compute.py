@@ -20,7 +20,6 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    IntegerField,
     OuterRef,
     Q,
     Subquery,
@@ -33,7 +32,7 @@ from django.db.models.functions import Coalesce, Greatest, RowNumber
 from django.utils import timezone
 
 from contacts.cce import decisions, queues
-from contacts.cce.models import Agent, AgentAssignment, MediaRoutingDomain
+from contacts.cce.models import Agent, MediaRoutingDomain
 from contacts.core.lifecycle import Pair
 from contacts.core.models import Contact, Transition
 
@@ -190,14 +189,7 @@ def _answers_in_threshold(rows: dict[Bucket, Row], bucket, thresholds: dict[int,
 
 def _agents(rows: dict[Bucket, Row], bucket, in_queue: dict[Bucket, int]) -> None:
     """Ready agents, free slots and the §7 estimate per MRD, from one grouped query over the ready agents."""
-    open_slots = (
-        AgentAssignment.objects.filter(agent=OuterRef("pk"), released_at__isnull=True)
-        .order_by()
-        .values("agent")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    used = Coalesce(Subquery(open_slots, output_field=IntegerField()), 0)
+    used = queues.slots_in_use()
     groups = (
         Agent.objects.filter(ready=True)
         .order_by()

@@ -23,7 +23,10 @@ from contacts.core.lifecycle import Reason, Source, State
 from contacts.core.models import Contact, Feed, FeedType
 from tests.polling import wait_for
 
-LIVE_TASKS = ("contacts.tasks.submit_contact", "contacts.tasks.cancel_contact", "contacts.tasks.renotify_contact")
+LIVE_TASKS = (
+    "contacts.tasks.submit_contact", "contacts.tasks.drain_backlog", "contacts.tasks.cancel_contact",
+    "contacts.tasks.renotify_contact",
+)
 BACKLOG = 5_000
 
 
@@ -81,6 +84,17 @@ class WorkerCommandTests:
             assert procfile_command(process) == [Path(command[0]).name, *command[1:]], process
 
 
+def fill_live_queue() -> None:
+    """BACKLOG submit messages waiting in the live queue, which no worker of the test serves."""
+    with app.connection_for_write() as connection:
+        # As a live worker declares it at start: without the queue's binding Redis drops the messages.
+        app.amqp.queues[settings.LIVE_QUEUE].bind(connection.default_channel).declare()
+    with app.producer_or_acquire() as producer:
+        for _ in range(BACKLOG):
+            tasks.submit_contact.apply_async((0,), producer=producer)  # for no contact: a no-op each
+    assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
+
+
 @pytest.mark.django_db(transaction=True)
 class PeriodicWorkerTests:
     def test_a_sweep_runs_while_the_live_queue_holds_thousands_of_messages(self, start_worker) -> None:
@@ -88,13 +102,7 @@ class PeriodicWorkerTests:
         feed = Feed.objects.create(id=100, name="Web tasks", type=FeedType.TASK)
         # Only beat's queue is served: every live message stays where it is, and nothing waits behind them.
         start_worker(beat=True, queues=settings.PERIODIC_QUEUE)
-        with app.connection_for_write() as connection:
-            # As a live worker declares it at start: without the queue's binding Redis drops the messages.
-            app.amqp.queues[settings.LIVE_QUEUE].bind(connection.default_channel).declare()
-        with app.producer_or_acquire() as producer:
-            for _ in range(BACKLOG):
-                tasks.submit_contact.apply_async((0,), producer=producer)  # for no contact: a no-op each
-        assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
+        fill_live_queue()
         contact = lifecycle.create("task", feed, name="Ada", title="Order 4711", script_selector="Sales")
         # Queued at the CCE with its task life already over: the next sweep discards it (T5).
         lifecycle.transition(contact, State.QUEUED, Reason.EXTERNALLY_ROUTED, source=Source.CCE,
@@ -109,12 +117,7 @@ class PeriodicWorkerTests:
                              handle_time_min=300, handle_time_max=300)
         feed = Feed.objects.create(id=100, name="Web tasks", type=FeedType.TASK)
         start_worker(beat=False, queues=settings.ROUTING_QUEUE)
-        with app.connection_for_write() as connection:
-            app.amqp.queues[settings.LIVE_QUEUE].bind(connection.default_channel).declare()
-        with app.producer_or_acquire() as producer:
-            for _ in range(BACKLOG):
-                tasks.submit_contact.apply_async((0,), producer=producer)
-        assert waiting_in(settings.LIVE_QUEUE) >= BACKLOG
+        fill_live_queue()
         contact = lifecycle.create("task", feed, name="Ada", title="Order 4711", script_selector="Sales")
         # Joining the queue marks the MRD due and sends its routing pass (contacts.cce.followups).
         lifecycle.transition(contact, State.QUEUED, Reason.EXTERNALLY_ROUTED, source=Source.CCE,
