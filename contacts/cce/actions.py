@@ -2,7 +2,8 @@
 
 A submission first passes the throttle (`contacts.cce.throttle`): one transaction under the settings
 row lock admits the oldest unread contacts up to the window's free capacity, and only then asks
-`decide()`; with the throttle off, admission takes no global lock (`_admit_unthrottled`). Each
+`decide()`; with the throttle off, admission takes no global lock (`_admit_unthrottled`). Either way a
+batch of contacts is decided with shared reads and moved by one compare-and-set per answer. Each
 function takes an id, reloads, re-checks the contact's position and returns early if the work is
 done, so a task may run twice (acks_late redelivery, the reconciler) without harm.
 Every move is a compare-and-set through `contacts.core.lifecycle`; a refused move is never retried: the
@@ -35,7 +36,7 @@ from contacts.core.lifecycle import (
 from contacts.core.models import Contact, Transition
 
 from . import queues, routing, throttle
-from .decisions import Decision, decide, target
+from .decisions import Decision, Lookups, decide, target
 from .models import CceSettings, MediaRoutingDomain
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,19 @@ def drain_backlog(rounds: int = DRAIN_ROUNDS, budget_seconds: float | None = Non
     With `budget_seconds`, no new round starts once that much time has passed (at least one round
     runs): each round commits on its own, so stopping between rounds loses nothing.
     """
+    return drain(rounds, budget_seconds)[0]
+
+
+def drain(rounds: int = DRAIN_ROUNDS, budget_seconds: float | None = None) -> tuple[int, bool]:
+    """`drain_backlog`, also saying whether it stopped with more admissible now (rounds or budget used up)."""
     started = time.monotonic()
-    moved = 0
+    moved, more = 0, False
     for _ in range(rounds):
         done, more = _drain_once()
         moved += done
         if not more or (budget_seconds is not None and time.monotonic() - started >= budget_seconds):
             break
-    return moved
+    return moved, more
 
 
 def _drain_once() -> tuple[int, bool]:
@@ -85,7 +91,8 @@ def _drain_once() -> tuple[int, bool]:
     With the throttle on, the step is atomic under the settings row lock: it submits the oldest unread
     contacts up to the free capacity (C2/T2 or C4/T5) and, if that uses the rate up, discards the
     newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The lock makes count-then-admit
-    one step across all workers, so the rate holds exactly, in arrival order.
+    one step across all workers, so the rate holds exactly, in arrival order; it is held for one
+    batch's decisions (a few reads for the whole batch, `decisions.Lookups`), not one per contact.
 
     With the throttle off there is nothing to count, so no global lock: `_admit_unthrottled`.
     """
@@ -99,38 +106,59 @@ def _drain_once() -> tuple[int, bool]:
             return 0, True
         take = min(free, SUBMIT_BATCH)
         batch = list(throttle.backlog()[:take])
-        admitted = sum(_decide_and_apply(contact) is not None for contact in batch)
+        admitted = _admit(batch)
         limited = 0
         if free <= take:  # the rate is used up: the backlog keeps the rest, if it can
-            limited = sum(_rate_limit(contact) for contact in throttle.beyond_backlog(cce.backlog_size, SUBMIT_BATCH))
+            limited = _rate_limit(throttle.beyond_backlog(cce.backlog_size, SUBMIT_BATCH))
     more = (len(batch) == SUBMIT_BATCH and free > SUBMIT_BATCH) or limited == SUBMIT_BATCH
     return admitted + limited, more
 
 
 def _admit_unthrottled(limit: int) -> int:
-    """Submit up to `limit` of the oldest unread contacts, each in a transaction of its own; returns how many.
+    """Submit up to `limit` of the oldest unread contacts in one transaction; returns how many moved.
 
-    Each takes the oldest unread contact no other worker holds (`SKIP LOCKED` on PostgreSQL), so two
-    workers drain one backlog side by side instead of one after the other; the MRD lock `decide()`'s
-    queue limit needs is held for one contact's move only. An admin turning the throttle on meanwhile
-    takes effect from the next step.
+    The batch is the oldest unread contacts no other worker holds (`SKIP LOCKED` on PostgreSQL), so two
+    workers drain one backlog side by side, each with batches of its own, and contend only for the
+    MRD locks `decide()`'s queue limit needs, once per batch. An admin turning the throttle on
+    meanwhile takes effect from the next step.
     """
-    admitted = 0
-    for _ in range(limit):
-        with transaction.atomic():
-            contact = throttle.backlog().select_for_update(skip_locked=True).first()
-            if contact is None:
-                break
-            admitted += _decide_and_apply(contact) is not None
-    return admitted
+    with transaction.atomic():
+        return _admit(list(throttle.backlog().select_for_update(skip_locked=True)[:limit]))
 
 
-def _rate_limit(contact: Contact) -> bool:
-    try:
-        return lifecycle.transition(contact, State.DISCARDED, Reason.RATE_LIMITED, source=Source.CCE) is not None
-    except TransitionRefused as refused:
-        log.info("rate-limit discard of contact %s not applied: %s", contact.pk, refused)
-        return False
+def _admit(contacts: list[Contact]) -> int:
+    """Submit unread `contacts` (in arrival order) in the current transaction: decide each, move them in batches.
+
+    Every MRD they go to is locked first, in id order (routing and other admissions lock them too),
+    so no other writer changes those queues until the batch commits; each contact is then decided as
+    if submitted alone, in order, with the reads shared (`decisions.Lookups`). The moves are one
+    compare-and-set per answer (`lifecycle.transition_many`); a contact a cancel moved first is
+    simply not moved. Returns how many moved.
+    """
+    if not contacts:
+        return 0
+    lookups = Lookups()
+    mrd_ids = sorted({mrd_id for _, mrd_id in (target(contact, lookups) for contact in contacts) if mrd_id is not None})
+    # Lock as routing does: two submissions to one MRD never both take the last place under its queue
+    # limit, and the estimate counts a queue that routing is not changing.
+    list(MediaRoutingDomain.objects.select_for_update().filter(pk__in=mrd_ids).order_by("pk").values_list("pk"))
+    answers: dict[tuple[str, str], list[Contact]] = {}
+    fields: dict[int, dict] = {}
+    for contact in contacts:
+        decision = decide(contact, lookups)
+        answers.setdefault(_answer(decision), []).append(contact)
+        fields[contact.pk] = _fields(decision, lookups)
+    moved = 0
+    for (state, reason), group in answers.items():
+        moved += len(lifecycle.transition_many(
+            group, state, reason, source=Source.CCE, each={contact.pk: fields[contact.pk] for contact in group}
+        ))
+    return moved
+
+
+def _rate_limit(contacts: list[Contact]) -> int:
+    """C4/T5 RATE_LIMITED for unread contacts a full backlog cannot keep; returns how many moved."""
+    return len(lifecycle.transition_many(contacts, State.DISCARDED, Reason.RATE_LIMITED, source=Source.CCE))
 
 
 def resume_renotifies(cutoff: datetime) -> int:
@@ -162,35 +190,42 @@ def renotify(contact_id: int) -> Transition | None:
 
 def _decide_and_apply(contact: Contact, **extra) -> Transition | None:
     with transaction.atomic():
-        _, mrd_id = target(contact)
+        lookups = Lookups()
+        _, mrd_id = target(contact, lookups)
         if mrd_id is not None:
-            # Lock the MRD as routing does: two submissions to one MRD never both take the last place
-            # under its queue limit, and the estimate counts a queue that routing is not changing.
+            # Lock the MRD as routing does (see `_admit`).
             MediaRoutingDomain.objects.select_for_update().filter(pk=mrd_id).first()
-        return _apply(contact, decide(contact), **extra)
+        decision = decide(contact, lookups)
+        state, reason = _answer(decision)
+        try:
+            return lifecycle.transition(
+                contact, state, reason, source=Source.CCE, changes={**_fields(decision, lookups), **extra}
+            )
+        except TransitionRefused as refused:
+            # Another actor (a cancel) moved it first: its outcome stands.
+            log.info("CCE answer for contact %s not applied: %s", contact.pk, refused)
+            return None
 
 
-def _apply(contact: Contact, decision: Decision, **extra) -> Transition | None:
-    changes = {
+def _answer(decision: Decision) -> tuple[str, str]:
+    """The position the CCE's answer puts a contact in."""
+    return (State.QUEUED if decision.queued else State.DISCARDED), decision.reason
+
+
+def _fields(decision: Decision, lookups: Lookups) -> dict:
+    """What the answer records on the contact besides its position: the MRD and selector used, the
+    estimate, and when a queued contact's task life ends (None: no limit)."""
+    task_life = None
+    if decision.queued and decision.mrd_id is not None:
+        mrd = lookups.mrd(decision.mrd_id)
+        if mrd is not None and mrd.task_life_seconds:
+            task_life = timezone.now() + timedelta(seconds=mrd.task_life_seconds)
+    return {
         "cce_mrd_id": decision.mrd_id,
         "cce_script_selector": decision.script_selector,
         "estimated_wait": decision.estimated_wait,
-        "due_at": _task_life_ends(decision.mrd_id) if decision.queued else None,
-        **extra,
+        "due_at": task_life,
     }
-    state = State.QUEUED if decision.queued else State.DISCARDED
-    try:
-        return lifecycle.transition(contact, state, decision.reason, source=Source.CCE, changes=changes)
-    except TransitionRefused as refused:
-        # Another actor (a cancel) moved it first: its outcome stands.
-        log.info("CCE answer for contact %s not applied: %s", contact.pk, refused)
-        return None
-
-
-def _task_life_ends(mrd_id: int | None) -> datetime | None:
-    """The due time at which a contact queued now has waited the MRD's task life (None: no limit)."""
-    seconds = MediaRoutingDomain.objects.filter(pk=mrd_id).values_list("task_life_seconds", flat=True).first()
-    return timezone.now() + timedelta(seconds=seconds) if seconds else None
 
 
 def cancel(contact_id: int) -> Transition | None:

@@ -54,7 +54,63 @@ class Decision:
         return self.outcome == Outcome.QUEUE
 
 
-def decide(contact: Contact) -> Decision:
+class Lookups:
+    """What `decide()` reads from the database, read once: for one contact, or for a batch of unread ones.
+
+    A batch admission (`actions._admit`) decides its contacts one after the other with one instance,
+    under the lock of every MRD they go to: nothing else changes those queues meanwhile, so each
+    contact counts the queue as the database holds it plus the contacts of the batch queued before it
+    (`joined`), and the answers are those that one `decide()` per contact, in order, would give.
+    """
+
+    def __init__(self) -> None:
+        self._settings: CceSettings | None = None
+        self._mrds: dict[int, MediaRoutingDomain | None] = {}
+        self._dialed: dict[str, DialedNumber | None] = {}
+        self._notifications: dict[int, FeedNotification | None] = {}
+        self._queue_lengths: dict[int, int] = {}
+        self._capacities: dict[int, queues.Capacity] = {}
+
+    def settings(self) -> CceSettings:
+        if self._settings is None:
+            self._settings = CceSettings.load()
+        return self._settings
+
+    def mrd(self, mrd_id: int) -> MediaRoutingDomain | None:
+        if mrd_id not in self._mrds:
+            self._mrds[mrd_id] = MediaRoutingDomain.objects.filter(pk=mrd_id).first()
+        return self._mrds[mrd_id]
+
+    def dialed_number(self, selector: str) -> DialedNumber | None:
+        if selector not in self._dialed:
+            self._dialed[selector] = DialedNumber.objects.select_related("script").filter(string=selector).first()
+        return self._dialed[selector]
+
+    def notification(self, feed_id: int) -> FeedNotification | None:
+        if feed_id not in self._notifications:
+            self._notifications[feed_id] = FeedNotification.objects.filter(feed_id=feed_id, enabled=True).first()
+        return self._notifications[feed_id]
+
+    def ahead(self, mrd_id: int, contact: Contact) -> int:
+        """Contacts in the MRD's queue other than `contact`: counted once, then kept up by `joined()`.
+
+        The first count leaves `contact` out; the later contacts of a batch are unread, so not in it.
+        """
+        if mrd_id not in self._queue_lengths:
+            self._queue_lengths[mrd_id] = queues.in_queue(mrd_id).exclude(pk=contact.pk).count()
+        return self._queue_lengths[mrd_id]
+
+    def joined(self, mrd_id: int) -> None:
+        """A contact of the batch was queued in the MRD: the next ones count it ahead of them."""
+        self._queue_lengths[mrd_id] = self._queue_lengths.get(mrd_id, 0) + 1
+
+    def capacity(self, mrd_id: int) -> queues.Capacity:
+        if mrd_id not in self._capacities:
+            self._capacities[mrd_id] = queues.capacity(mrd_id)
+        return self._capacities[mrd_id]
+
+
+def decide(contact: Contact, lookups: Lookups | None = None) -> Decision:
     """What the CCE would do with `contact` if it were submitted now, in any state, without side effects.
 
     The checks, in this order; the first that matches decides:
@@ -74,47 +130,52 @@ def decide(contact: Contact) -> Decision:
          estimated wait of §7.
     A task queues in the MRD of its script selector; a callback in the MRD its feed's notification
     names (the notification's script selector must exist and have a script; its own MRD is unused).
+    `lookups` shares the reads of a batch (see `Lookups`); a queued answer is counted in it.
     """
-    selector, mrd_id = target(contact)
+    lookups = lookups or Lookups()
+    selector, mrd_id = target(contact, lookups)
 
     def discard(reason: str) -> Decision:
         return Decision(Outcome.DISCARD, reason, mrd_id, selector)
 
-    if not CceSettings.load().connection_up:
+    if not lookups.settings().connection_up:
         return discard(Reason.CCE_CONNECTION_FAILURE)
     variables = _variables(contact)
     if _exceeds_field_limits(variables):
         return discard(Reason.INVALID_FIELD_LENGTH)
     if _is_malformed(variables):
         return discard(Reason.INVALID_NEW_TASK_MESSAGE)
-    mrd = MediaRoutingDomain.objects.filter(pk=mrd_id).first() if mrd_id is not None else None
+    mrd = lookups.mrd(mrd_id) if mrd_id is not None else None
     if contact.kind == Kind.CALLBACK and mrd is None:
         return discard(Reason.INVALID_MRD_ID)
-    dialed = DialedNumber.objects.select_related("script").filter(string=selector).first() if selector else None
+    dialed = lookups.dialed_number(selector) if selector else None
     if dialed is None or mrd is None:
         return discard(Reason.INVALID_SCRIPT_SELECTOR)
     if not mrd.routing_enabled:
         return discard(Reason.MEDIA_ROUTING_DISABLED)
     if dialed.script is None:
         return discard(Reason.NO_SCRIPT)
-    ahead = queues.in_queue(mrd.pk).exclude(pk=contact.pk).count()
+    ahead = lookups.ahead(mrd.pk, contact)
     if mrd.max_tasks_in_queue and ahead >= mrd.max_tasks_in_queue:
         return discard(Reason.ROUTER_RELEASED_TASK)
     if dialed.script.action in SCRIPT_DISCARDS:
         return discard(SCRIPT_DISCARDS[dialed.script.action])
     queued_reason = Reason.EXTERNALLY_HANDLED if contact.kind == Kind.CALLBACK else Reason.EXTERNALLY_ROUTED
-    return Decision(Outcome.QUEUE, queued_reason, mrd.pk, selector, estimate_wait(queues.capacity(mrd.pk), ahead))
+    estimated = estimate_wait(lookups.capacity(mrd.pk), ahead)
+    lookups.joined(mrd.pk)
+    return Decision(Outcome.QUEUE, queued_reason, mrd.pk, selector, estimated)
 
 
-def target(contact: Contact) -> tuple[str, int | None]:
+def target(contact: Contact, lookups: Lookups | None = None) -> tuple[str, int | None]:
     """(script selector, MRD id) the CCE would use: the task's own selector and that selector's MRD,
     or for a callback both from its feed's enabled notification (None if it has none)."""
+    lookups = lookups or Lookups()
     if contact.kind == Kind.CALLBACK:
-        notification = FeedNotification.objects.filter(feed_id=contact.feed_id, enabled=True).first()
+        notification = lookups.notification(contact.feed_id)
         return (notification.script_selector, notification.mrd_id) if notification else ("", None)
     selector = contact.script_selector
-    mrd_id = DialedNumber.objects.filter(string=selector).values_list("mrd_id", flat=True).first() if selector else None
-    return selector, mrd_id
+    dialed = lookups.dialed_number(selector) if selector else None
+    return selector, dialed.mrd_id if dialed else None
 
 
 def estimate_wait(capacity: queues.Capacity, ahead: int) -> int:

@@ -6,6 +6,7 @@ Celery beat runs `reconcile()` every CCE_RECONCILE_SECONDS and it looks at posit
 
     queued contacts while the MR PG connection is down → CONNECTION_FAILURE (stragglers of a drop)
     contacts left `unread`                             → the backlog drains as the throttle allows
+                                                         (briefly here, the rest handed to live workers)
     renotifies in flight for CCE_RECONCILE_AFTER_SECONDS → resubmitted (T10 or T11)
 
 The periodic sweep (`actions.sweep`, every CCE_SWEEP_SECONDS) covers the rest of what can be lost:
@@ -32,10 +33,15 @@ from .models import CceSettings
 
 # Seconds one reconcile run spends admitting the backlog, at most (one round of SUBMIT_BATCH always runs).
 RECONCILE_DRAIN_SECONDS = 1.0
+# Drain messages sent to the live queue when more of the backlog is admissible than one run took: the
+# live workers drain it side by side (each message up to DRAIN_ROUNDS batches), the periodic worker goes on.
+DRAIN_HANDOFFS = 4
 
 
 def reconcile(now: datetime | None = None) -> dict[str, int]:
     """One pass; returns how many contacts each step moved."""
+    from . import tasks  # tasks imports this module
+
     now = now or timezone.now()
     done = {"disconnected": 0, "submitted": 0, "renotified": 0}
     if not CceSettings.load().connection_up:
@@ -44,7 +50,10 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
         # Briefly: the periodic worker's slots are the sweeps' too, and the live workers' own
         # submit_contact drains do the bulk of a backlog. A longer drain here held both slots for a
         # minute under a burst (and ran into the time limit), so completions stopped meanwhile.
-        done["submitted"] = actions.drain_backlog(budget_seconds=RECONCILE_DRAIN_SECONDS)
+        done["submitted"], more = actions.drain(budget_seconds=RECONCILE_DRAIN_SECONDS)
+        if more:
+            for _ in range(DRAIN_HANDOFFS):
+                tasks.drain_backlog.delay()
     stale = now - timedelta(seconds=settings.CCE_RECONCILE_AFTER_SECONDS)
     done["renotified"] = actions.resume_renotifies(stale)
     return done

@@ -12,8 +12,13 @@ was lost is found from the contacts' positions by `reconcile`, run every CCE_REC
 
 from __future__ import annotations
 
+import redis
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from redis import RedisError
+
+from ccpdash.beat import BeatLock
 
 from . import actions, routing
 from . import reconcile as reconciler
@@ -38,6 +43,16 @@ def submit_contact(contact_id: int) -> None:
     rate does not admit now stays unread and is submitted by `reconcile` as the window frees.
     """
     actions.submit(contact_id)
+
+
+@shared_task(name="contacts.tasks.drain_backlog", **RETRY)
+def drain_backlog() -> None:
+    """Admit the throttle backlog, oldest first, as the throttle allows (DRAIN_ROUNDS batches at most).
+
+    Sent by the reconciler when a backlog has no submit messages left to drain it (they were lost, or
+    the contacts were written without any), so the live workers take it rather than the periodic one.
+    """
+    actions.drain_backlog()
 
 
 @shared_task(name="contacts.tasks.route_mrd", **RETRY)
@@ -72,6 +87,32 @@ def reconcile() -> None:
     """Redo what a killed worker or a restarted broker lost: drain the backlog, resume stale renotifies,
     discard queued contacts while the connection is down.
 
-    Not retried: the next run, CCE_RECONCILE_SECONDS later, does the same work.
+    Not retried: the next run, CCE_RECONCILE_SECONDS later, does the same work. One run at a time
+    across all workers (a lock in Redis): a run that finds another still going does nothing, so the
+    periodic worker's other slot stays free for the sweeps. Two runs waiting on the same backlog's
+    locks once held both slots for seconds, and the sweeps (completions among them) expired unrun.
     """
-    reconciler.reconcile()
+    lock = BeatLock(_redis(), f"{settings.REDIS_PREFIX}:reconcile-lock", settings.CELERY_TASK_TIME_LIMIT)
+    try:
+        alone = lock.hold()
+    except RedisError:
+        alone = True  # no Redis, no broker either: this run came before it went; nothing to be alone from
+    if not alone:
+        return
+    try:
+        reconciler.reconcile()
+    finally:
+        try:
+            lock.release()
+        except RedisError:
+            pass  # it expires on its own
+
+
+_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return _client

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from contacts.cce.decisions import Decision, decide
+from contacts.cce.decisions import Decision, Lookups, decide
 from contacts.cce.models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 from contacts.core.models import Contact, Feed, FeedNotification, Transition
 from contacts.demo import seed as demo
@@ -169,6 +169,29 @@ class DecideOrderTests:
         decision = decide(task("NoScript"))
         assert (decision.outcome, decision.mrd_id, decision.script_selector) == ("discard", 5000, "NoScript")
         assert decide(task("Nowhere")).mrd_id is None
+
+
+@pytest.mark.usefixtures("seeded")
+class SharedLookupsTests:
+    def test_a_batch_decided_with_shared_reads_answers_as_one_decide_per_contact_in_order(self):
+        sales = DialedNumber.objects.get(string="Sales").mrd_id
+        MediaRoutingDomain.objects.filter(pk=sales).update(max_tasks_in_queue=4)
+        task("Sales", state="queued", reason="EXTERNALLY_ROUTED", cce_mrd_id=sales)  # one waiting already
+        batch = [task("Sales"), task("Nowhere"), task("Sales"), callback(), task("Sales"), task("Sales")]
+        lookups = Lookups()
+        shared = [decide(contact, lookups) for contact in batch]
+        one_by_one = []
+        for contact in batch:  # as if each were submitted alone, in turn, and moved before the next
+            decision = decide(contact)
+            one_by_one.append(decision)
+            if decision.queued:
+                Contact.objects.filter(pk=contact.pk).update(
+                    state="queued", reason=decision.reason, cce_mrd_id=decision.mrd_id
+                )
+        assert shared == one_by_one
+        # The queue limit is reached inside the batch: the last Sales task finds 4 ahead of it.
+        last_two = [decision.reason for decision in shared][-2:]
+        assert last_two == ["EXTERNALLY_ROUTED", "NOTIFICATION_ROUTER_RELEASED_TASK"]
 
 
 @pytest.mark.usefixtures("seeded")

@@ -18,7 +18,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from contacts.cce import actions
+from ccpdash.beat import BeatLock
+from contacts.cce import actions, tasks
 from contacts.cce import reconcile as reconciler
 from contacts.cce.models import AgentAssignment, CceSettings
 from contacts.cce.reconcile import reconcile
@@ -70,6 +71,31 @@ class ReconcilerTests:
         assert reconcile()["submitted"] == 2
         assert reconcile()["submitted"] == 2
         assert [pair_of(contact) for contact in contacts].count(TASK_QUEUED) == 4
+
+    def test_it_hands_what_it_cannot_drain_briefly_to_the_live_workers(self, monkeypatch):
+        monkeypatch.setattr(actions, "SUBMIT_BATCH", 2)
+        monkeypatch.setattr(reconciler, "RECONCILE_DRAIN_SECONDS", 0)
+        sent = []
+        monkeypatch.setattr(tasks.drain_backlog, "delay", lambda: sent.append("drain"))
+        contacts = [task() for _ in range(5)]
+        assert reconcile()["submitted"] == 2
+        assert sent == ["drain"] * reconciler.DRAIN_HANDOFFS
+        tasks.drain_backlog()  # what one of those messages does on a live worker
+        assert [pair_of(contact) for contact in contacts] == [TASK_QUEUED] * 5
+        sent.clear()
+        assert reconcile()["submitted"] == 0 and sent == []  # nothing left, nothing handed off
+
+    def test_a_run_that_finds_another_still_going_does_nothing(self, settings):
+        contact = task()
+        other = BeatLock(tasks._redis(), f"{settings.REDIS_PREFIX}:reconcile-lock", 30)
+        assert other.hold()
+        try:
+            tasks.reconcile()
+            assert pair_of(contact) == UNREAD
+        finally:
+            other.release()
+        tasks.reconcile()
+        assert pair_of(contact) == TASK_QUEUED
 
     def test_it_resumes_a_renotify_whose_message_was_lost_once_it_is_stale(self, settings):
         settings.CCE_RECONCILE_AFTER_SECONDS = 5

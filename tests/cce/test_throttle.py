@@ -12,11 +12,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.cce import actions, throttle
-from contacts.cce.models import Agent, CceSettings
+from contacts.cce.models import Agent, CceSettings, DialedNumber, MediaRoutingDomain
 from contacts.core import lifecycle
 from contacts.core.lifecycle import Source
 from contacts.core.models import Contact, Feed, Transition
@@ -153,6 +154,40 @@ class ThrottleTests:
         assert throttle.usage() == throttle.Usage(
             limit=2, window_seconds=30, used=2, backlog_length=1, backlog_size=7
         )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+class BatchAdmissionTests:
+    def test_a_batch_costs_as_many_queries_for_40_contacts_as_for_4(self):
+        limit(0)
+
+        def queries_to_admit(count: int) -> int:
+            contacts = arrive(count, "Sales")
+            with CaptureQueriesContext(connection) as queries:
+                assert actions._admit_unthrottled(50) == count
+            assert pairs(contacts) == [TASK_QUEUED] * count
+            return len(queries)
+
+        assert queries_to_admit(4) == queries_to_admit(40)
+
+    def test_each_contact_of_a_batch_gets_its_own_answer_and_transition(self):
+        limit(0)
+        MediaRoutingDomain.objects.filter(pk=DialedNumber.objects.get(string="Sales").mrd_id).update(
+            max_tasks_in_queue=2
+        )
+        contacts = arrive(3, "Sales") + arrive(1, "Nowhere")
+        assert actions._admit_unthrottled(50) == 4
+        assert pairs(contacts) == [
+            TASK_QUEUED, TASK_QUEUED, ("discarded", "NOTIFICATION_ROUTER_RELEASED_TASK"),
+            ("discarded", "NOTIFICATION_INVALID_SCRIPT_SELECTOR"),
+        ]
+        assert [list(contact.transitions.values_list("rule", flat=True)) for contact in contacts] == [
+            ["T1", "T2"], ["T1", "T2"], ["T1", "T5"], ["T1", "T5"]
+        ]
+        queued = Contact.objects.filter(pk__in=[contacts[0].pk, contacts[1].pk]).order_by("pk")
+        assert [contact.estimated_wait for contact in queued] == [0, 0]  # Sales has free agents
+        assert all(contact.cce_script_selector == "Sales" and contact.cce_mrd_id for contact in queued)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from ccpdash.celery import app
 # Names already in queues and in beat schedules of running installations; a module move must keep them.
 PINNED = {
     "contacts.tasks.submit_contact",
+    "contacts.tasks.drain_backlog",
     "contacts.tasks.route_mrd",
     "contacts.tasks.cancel_contact",
     "contacts.tasks.renotify_contact",
