@@ -17,7 +17,7 @@ import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.core import lifecycle
@@ -35,17 +35,15 @@ ROUTE_BATCH = 500
 STALE_MARK_SECONDS = 10.0
 
 
-class _NotRouted(Exception):
-    """The contact was already where routing would put it: undo the slot taken for it."""
-
-
 def route(mrd_id: int) -> int:
     """Give the MRD's waiting contacts to free agent slots, oldest first; returns how many were routed.
 
     The MRD row is locked for the whole pass (`select_for_update`; on SQLite the IMMEDIATE
     transaction already serialises writers), so two workers routing the same MRD never both count
-    the same free slot. Each contact moves by compare-and-set: a contact whose cancel won meanwhile
-    is skipped, and the savepoint takes the slot back with it.
+    the same free slot. The head of the queue, as long as there are free slots, is moved in batches
+    (one compare-and-set per kind and position, `_assign_many`); a contact whose cancel won meanwhile
+    is not moved and its slot goes to the next contact in line, so a pass never ends with a free
+    slot and a routable contact both idle.
     """
     # Unmark first: whatever joins the queue or frees a slot from now on marks the MRD again and gets a
     # pass of its own, and what came before is committed, so this pass sees it.
@@ -63,69 +61,98 @@ def route(mrd_id: int) -> int:
             # (bringing the connection up routes again).
             return 0
         agents = [agent for agent in queues.ready_agents(mrd.pk) if queues.free_slots(agent)]
-        if not agents:
-            return 0
-        free = sum(queues.free_slots(agent) for agent in agents)
-        for contact in _routable(mrd.pk, now, free):
-            agent = _pick(agents)
-            if agent is None:
+        tried: set[int] = set()
+        while free := sum(queues.free_slots(agent) for agent in agents):
+            candidates = _routable(mrd.pk, now, free, tried)
+            if not candidates:
                 break
-            if _assign(contact, agent, mrd.pk, now):
+            plan = []
+            for contact in candidates:
+                agent = _pick(agents)
                 agent.used += 1
                 agent.last_started = now
-                routed += 1
+                plan.append((contact, agent))
+            moved = _assign_many(plan, mrd.pk, now)
+            for contact, agent in plan:
+                if contact.pk not in moved:
+                    agent.used -= 1  # its slot is free again, for the next in line
+            tried.update(contact.pk for contact in candidates)
+            routed += len(moved)
     return routed
 
 
-def _routable(mrd_id: int, now: datetime, free: int) -> list[Contact]:
+def _routable(mrd_id: int, now: datetime, free: int, tried: set[int] = frozenset()) -> list[Contact]:
     """The head of the MRD's queue in FIFO order, as many as there are `free` slots, without contacts whose
-    script still makes them wait (its delay: then more are read, up to ROUTE_BATCH, to fill the slots)."""
+    script still makes them wait (its delay: then more are read, up to ROUTE_BATCH, to fill the slots) and
+    without those this pass `tried` already."""
     delays = dict(
         DialedNumber.objects.filter(mrd_id=mrd_id, script__delay_seconds__gt=0).values_list(
             "string", "script__delay_seconds"
         )
     )
-    candidates = list(queues.fifo(mrd_id)[: ROUTE_BATCH if delays else min(free, ROUTE_BATCH)])
+    head = queues.fifo(mrd_id).exclude(pk__in=tried) if tried else queues.fifo(mrd_id)
+    candidates = list(head[: ROUTE_BATCH if delays else min(free, ROUTE_BATCH)])
     return [
         contact
         for contact in candidates
         if not delays.get(contact.cce_script_selector)
         or contact.queue_entered_at is None
         or contact.queue_entered_at + timedelta(seconds=delays[contact.cce_script_selector]) <= now
-    ]
+    ][:free]
 
 
-def _pick(agents: list[Agent]) -> Agent | None:
-    """The agent with the most free slots; on a tie the one idle longest (the longest-available agent)."""
-    free = [agent for agent in agents if queues.free_slots(agent)]
-    if not free:
-        return None
+def _pick(agents: list[Agent]) -> Agent:
+    """The agent with the most free slots; on a tie the one idle longest (the longest-available agent).
+
+    Called only while some agent has a free slot."""
     oldest = timezone.now() - timedelta(days=3650)
+    free = [agent for agent in agents if queues.free_slots(agent)]
     return min(free, key=lambda agent: (-queues.free_slots(agent), agent.last_started or oldest, agent.agent_id))
 
 
-def _assign(contact: Contact, agent: Agent, mrd_id: int, now: datetime) -> bool:
-    ends_at = now + timedelta(seconds=draw_handle_seconds(agent))
-    try:
-        with transaction.atomic():  # a savepoint: a refused move takes its slot back with it
-            AgentAssignment.objects.create(agent=agent, contact=contact, mrd_id=mrd_id, started_at=now, ends_at=ends_at)
-            if contact.kind == Kind.TASK:
-                changes = {"cce_task_id": f"{mrd_id}_{contact.pk}_{contact.attempt}", "agent_id": agent.agent_id,
-                           "due_at": ends_at}
-                row = lifecycle.transition(
-                    contact, State.RESERVED, Reason.EXTERNALLY_ROUTED, source=Source.CCE, changes=changes
-                )
-            else:
-                changes = {"agent_id": agent.agent_id, "due_at": None}
-                row = lifecycle.transition(
-                    contact, State.HANDLED, Reason.EXTERNALLY_HANDLED, source=Source.CCE, changes=changes
-                )
-            if row is None:
-                raise _NotRouted
-    except (TransitionRefused, _NotRouted, IntegrityError) as refused:
-        log.info("contact %s not routed: %s", contact.pk, refused)
-        return False
-    return True
+def _assign_many(plan: list[tuple[Contact, Agent]], mrd_id: int, now: datetime) -> set[int]:
+    """Route each (contact, agent) of `plan`: reserve a task (T3/T8) or hand a callback over (C3/C7), and open
+    the agent's slot for it; returns the ids of the contacts moved.
+
+    One compare-and-set per (kind, position read) (`lifecycle.transition_many`), then the moved
+    contacts' assignments in one insert: a contact another writer moved first takes no slot. A
+    contact that already holds an assignment (routed once already: a bug elsewhere) is left where it
+    is, as the one-to-one assignment would refuse it.
+    """
+    already = set(AgentAssignment.objects.filter(contact_id__in=[c.pk for c, _ in plan]).values_list("contact_id",
+                                                                                                      flat=True))
+    for contact_id in sorted(already):
+        log.warning("contact %s not routed: it already holds an assignment", contact_id)
+    groups: dict[tuple[str, str, str], list[tuple[Contact, Agent, datetime]]] = {}
+    for contact, agent in plan:
+        if contact.pk not in already:
+            ends_at = now + timedelta(seconds=draw_handle_seconds(agent))
+            groups.setdefault((contact.kind, contact.state, contact.reason), []).append((contact, agent, ends_at))
+    moved: set[int] = set()
+    opened = []
+    for (kind, _, _), group in groups.items():
+        if kind == Kind.TASK:
+            target = (State.RESERVED, Reason.EXTERNALLY_ROUTED)
+            each = {contact.pk: {"cce_task_id": f"{mrd_id}_{contact.pk}_{contact.attempt}",
+                                 "agent_id": agent.agent_id, "due_at": ends_at} for contact, agent, ends_at in group}
+        else:
+            target = (State.HANDLED, Reason.EXTERNALLY_HANDLED)
+            each = {contact.pk: {"agent_id": agent.agent_id, "due_at": None} for contact, agent, _ in group}
+        try:
+            rows = lifecycle.transition_many([contact for contact, _, _ in group], *target, source=Source.CCE,
+                                             each=each)
+        except TransitionRefused as refused:  # a position routing may not move from: nothing of it moved
+            log.warning("contacts %s not routed: %s", [contact.pk for contact, _, _ in group], refused)
+            rows = []
+        won = {row.contact_id for row in rows}
+        moved |= won
+        opened += [AgentAssignment(agent=agent, contact=contact, mrd_id=mrd_id, started_at=now, ends_at=ends_at)
+                   for contact, agent, ends_at in group if contact.pk in won]
+        for contact, _, _ in group:
+            if contact.pk not in won:
+                log.info("contact %s not routed: another move took it first", contact.pk)
+    AgentAssignment.objects.bulk_create(opened)
+    return moved
 
 
 def draw_handle_seconds(agent: Agent) -> float:

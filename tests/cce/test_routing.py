@@ -155,9 +155,24 @@ class RouteTests:
         lifecycle.transition(contact, "queued", "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED", source=Source.API)
         actions.perform_cancel(contact)
         free = agent(mrd, "1")
-        assert routing._assign(seen, free, mrd.pk, timezone.now()) is False
+        assert routing._assign_many([(seen, free)], mrd.pk, timezone.now()) == set()
         assert not AgentAssignment.objects.exists()
         assert pair(contact) == ("discarded", "NOTIFICATION_CCE_TASK_CANCEL_SUCCEEDED")
+
+    def test_a_slot_a_contact_lost_to_a_cancel_would_have_taken_goes_to_the_next_in_line(self, mrd, monkeypatch):
+        first, second = submitted(), submitted()
+        seen = Contact.objects.get(pk=first.pk)  # the head of the queue as the pass read it
+        lifecycle.transition(first, "queued", "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED", source=Source.API)
+        actions.perform_cancel(first)
+        agent(mrd, "1", slots=1)
+        read = routing._routable
+
+        def stale_head_first(mrd_id, now, free, tried=frozenset()):
+            return [seen] if not tried else read(mrd_id, now, free, tried)
+
+        monkeypatch.setattr(routing, "_routable", stale_head_first)
+        assert routing.route(mrd.pk) == 1
+        assert pair(second) == RESERVED and AgentAssignment.objects.get().contact_id == second.pk
 
     def test_it_does_not_route_while_routing_is_disabled(self, mrd):
         contact = submitted()
