@@ -77,13 +77,18 @@ def figures(results: dict) -> list[dict]:
         out += _burst_figures(burst, base, insert1, cap)
     if results["backlog"] is not None:  # None: a partial run (--only) left it out
         out += _backlog_figures(results["backlog"], insert1, cap)
+    if results.get("feed") is not None:  # None: a partial run left it out
+        out += _feed_figures(results["feed"], cap)
     for number, steady in enumerate(results["steady"]):
         out += _steady_figures(steady, base, redis_p99, cap, first=number == 0)
     if results["backlog"] is not None:
         memory = results["backlog"]["worker_memory"]
-        out.append(figure(f"preloaded backlog of {results['backlog']['count']:,} drained by a worker of "
-                          f"{results['backlog']['worker_concurrency']}", "worker RSS once the backlog is handled",
-                          memory["rss_mb"], "MB", target=("<=", 200, "later")))
+        scenario = (f"preloaded backlog of {results['backlog']['count']:,} drained by a worker of "
+                    f"{results['backlog']['worker_concurrency']}")
+        out.append(figure(scenario, "worker RSS once the backlog is handled, all its processes", memory["rss_mb"],
+                          "MB"))
+        out.append(figure(scenario, "worker RSS once the backlog is handled, its largest process",
+                          memory.get("largest_process_rss_mb"), "MB", target=("<=", 200, "later")))
     if results.get("reads", False) is not None:  # None: left out of a partial run
         out += read_figures(results.get("reads"))
     return out
@@ -118,6 +123,21 @@ def _backlog_figures(backlog: dict, insert1: tuple, cap: int) -> list[dict]:
         figure(scenario, "queued → handled", flow["queued_to_handled_per_second"], "contacts/s", baseline=insert1),
         figure(scenario, "contacts not handled when the wait ended", flow["not_handled"], f"of {flow['created']:,}"),
         *_system_figures(scenario, backlog["system"], cap),
+    ]
+
+
+def _feed_figures(feed: dict, cap: int) -> list[dict]:
+    scenario = f"feed {feed['rate']:g} contacts/s for {feed['seconds']:g} s through the lifecycle (no API)"
+    flow, offered = feed["pipeline"], ("offered", feed["rate"])
+    return [
+        figure(scenario, "contacts created/s", feed["created"]["per_second"], "", baseline=offered),
+        figure(scenario, "handled", flow["handled_per_second"], "contacts/s", baseline=offered,
+               target=(">=", feed["rate"], "later")),
+        figure(scenario, "created → handled p99", flow["created_to_handled_p99_s"], "s"),
+        figure(scenario, "contacts not handled when the wait ended", flow["not_handled"], f"of {flow['created']:,}"),
+        figure(scenario, "periodic tasks: longest gap ÷ period", feed["periodic"]["worst_gap_over_period"], "",
+               target=("<=", 2, "later")),
+        *_system_figures(scenario, feed["system"], cap),
     ]
 
 

@@ -3,6 +3,8 @@
     baselines   INSERT+COMMIT, Redis round trip, the trivial view (baselines.py)
     burst       N task creates as fast as C API clients can send them; then the pipeline drains them
     backlog     N unread contacts preloaded with the worker stopped; then the worker starts and drains them
+    feed        R contacts a second for S seconds created by this process through the lifecycle (no API, no
+                dashboards): the pipeline's own pace, without the web tier's cost in front of it
     steady      R creates a second for S seconds with D lightweight dashboards and one Chromium page watching
 
 Each scenario starts from the same quiet system: a fresh copy of the configured database
@@ -147,6 +149,25 @@ class Bench:
         return {"count": count, "worker_concurrency": self.system.worker_concurrency, "pipeline": rates,
                 "unsettled": left, "system": sampler.summary(), "worker_memory": self.worker_memory()}
 
+    def feed(self) -> dict:
+        rate, seconds = self.sizes.steady_rate, self.sizes.steady_seconds
+        self.progress(f"feed: {rate:g} contacts/s for {seconds:g} s created through the lifecycle, no API")
+        after = pipeline.mark()
+
+        async def go():
+            sampler = await self.sampler().start()
+            started = datetime.now().timestamp()
+            created = await _in_thread(setup.feed, rate, seconds)
+            self.progress(f"  {created['per_second']} contacts/s created; waiting for the pipeline")
+            settled = await self._settle(after)
+            finished = datetime.now().timestamp()
+            await sampler.stop()
+            return created, sampler, settled, periodic.punctuality(self.system.worker_logs(), started, finished)
+
+        created, sampler, (left, until), punctuality = asyncio.run(go())
+        return {"rate": rate, "seconds": seconds, "created": created, "pipeline": pipeline.rates(after, until),
+                "unsettled": left, "periodic": punctuality, "system": sampler.summary()}
+
     def steady(self, dashboards: int, *, browser: bool = True) -> dict:
         rate, seconds = self.sizes.steady_rate, self.sizes.steady_seconds
         self.progress(f"steady: {rate:g} creates/s for {seconds:g} s with {dashboards} dashboards"
@@ -210,14 +231,18 @@ class Bench:
             return None
 
     def worker_memory(self) -> dict:
-        """The worker's resident memory now (main process and pool), and how many contacts it has handled."""
-        rss = 0
+        """The worker's resident memory now: its processes' sum (main process and pool) and the largest one,
+        which the target is for; and how many contacts it has handled. A forked child's RSS counts the pages
+        it still shares with the main process, so the sum counts those more than once."""
+        sizes = []
         for process in self.system.worker.tree():
             try:
-                rss += process.memory_info().rss
+                sizes.append(process.memory_info().rss)
             except psutil.Error:
                 continue
-        return {"rss_mb": round(rss / 2**20, 1), "contacts_handled": pipeline.contacts_handled()}
+        return {"rss_mb": round(sum(sizes) / 2**20, 1), "processes": len(sizes),
+                "largest_process_rss_mb": round(max(sizes, default=0) / 2**20, 1),
+                "contacts_handled": pipeline.contacts_handled()}
 
 
 def web_server(system: System) -> str:
@@ -225,7 +250,7 @@ def web_server(system: System) -> str:
     return Path(system.web.command[0]).name if system.web else "?"
 
 
-PARTS = ("bursts", "backlog", "steady", "reads")
+PARTS = ("bursts", "backlog", "feed", "steady", "reads")
 
 
 def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: Progress,
@@ -254,6 +279,10 @@ def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: 
     if "backlog" in parts:
         with fresh("backlog") as bench:
             results["backlog"] = bench.backlog()
+    results["feed"] = None
+    if "feed" in parts:
+        with fresh("feed") as bench:
+            results["feed"] = bench.feed()
     results["steady"] = []
     for dashboards in sizes.dashboards if "steady" in parts else ():
         with fresh(f"steady-{dashboards}") as bench:

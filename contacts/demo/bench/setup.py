@@ -7,13 +7,15 @@ handle times are scaled by the environment (`system.SCENARIO_ENV`).
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
 
 from contacts.cce.models import Agent, CceSettings, DialedNumber
-from contacts.core import permissions
+from contacts.core import lifecycle, permissions
 from contacts.core.lifecycle import UNREAD, Source
 from contacts.core.models import Contact, Feed, Transition
 
@@ -75,3 +77,29 @@ def preload_backlog(count: int) -> None:
                        created_at=now)
             for c in contacts
         ])
+
+
+def feed(rate: float, seconds: float) -> dict:
+    """`rate` Sales tasks a second for `seconds` through `lifecycle.create` (open loop), as the API would
+    create them but without a web request: each commits, is broadcast and has its submit message sent.
+
+    Runs in a thread of its own; returns how many were created, how fast, and how many fell behind
+    their planned time by more than 100 ms (the creating process could not keep up).
+    """
+    from django.db import connection
+
+    feed_row = Feed.objects.get(id=100)
+    count, late = int(rate * seconds), 0
+    started = time.perf_counter()
+    try:
+        for number in range(count):
+            delay = started + number / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -0.1:
+                late += 1
+            lifecycle.create("task", feed_row, name=f"Fed {number}", title="Fed", script_selector="Sales")
+    finally:
+        connection.close()
+    elapsed = time.perf_counter() - started
+    return {"count": count, "per_second": round(count / elapsed, 1) if elapsed else None, "late": late}
