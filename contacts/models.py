@@ -6,6 +6,7 @@ its own package (`contacts.core.models`, `contacts.cce.models`, ...), never from
 
 from contacts.alerts.models import AlertAcknowledgement, QueueAlert, QueueAlertRule  # noqa: F401
 from contacts.cce.models import (  # noqa: F401
+    AdmissionClaim,
     Agent,
     AgentAssignment,
     CceSettings,

@@ -37,7 +37,7 @@ from contacts.core.models import Contact, Transition
 
 from . import queues, routing, throttle
 from .decisions import Decision, Lookups, decide, target
-from .models import CceSettings, MediaRoutingDomain
+from .models import AdmissionClaim, CceSettings, MediaRoutingDomain
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,12 @@ def drain(rounds: int = DRAIN_ROUNDS, budget_seconds: float | None = None) -> tu
 def _drain_once() -> tuple[int, bool]:
     """One admission step (DESIGN invariant 6: before decide()); returns (moves, whether more may be due).
 
-    With the throttle on, the step is atomic under the settings row lock: it submits the oldest unread
-    contacts up to the free capacity (C2/T2 or C4/T5) and, if that uses the rate up, discards the
-    newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The lock makes count-then-admit
-    one step across all workers, so the rate holds exactly, in arrival order; it is held for one
-    batch's decisions (a few reads for the whole batch, `decisions.Lookups`), not one per contact.
+    With the throttle on, counting and claiming are one short step under the settings row lock: it
+    claims the oldest unread contacts up to the free capacity and, if that uses the rate up, discards
+    the newest unread contacts beyond the backlog size (C4/T5 RATE_LIMITED). The lock makes
+    count-then-claim one step across all workers, so the rate holds exactly, in arrival order. The
+    claimed contacts are then answered (C2/T2 or C4/T5) outside that lock, oldest claims first
+    (`answer_claims`): no worker waits for the settings lock while another decides or waits for an MRD.
 
     With the throttle off there is nothing to count, so no global lock: `_admit_unthrottled`.
     """
@@ -105,13 +106,35 @@ def _drain_once() -> tuple[int, bool]:
         if free is None:  # turned off since we looked: admit without the lock next time round
             return 0, True
         take = min(free, SUBMIT_BATCH)
-        batch = list(throttle.backlog()[:take])
-        admitted = _admit(batch)
+        claimed = throttle.claim(take)
         limited = 0
         if free <= take:  # the rate is used up: the backlog keeps the rest, if it can
             limited = _rate_limit(throttle.beyond_backlog(cce.backlog_size, SUBMIT_BATCH))
-    more = (len(batch) == SUBMIT_BATCH and free > SUBMIT_BATCH) or limited == SUBMIT_BATCH
+    admitted = answer_claims(len(claimed)) if claimed else 0
+    more = (len(claimed) == SUBMIT_BATCH and free > SUBMIT_BATCH) or limited == SUBMIT_BATCH
     return admitted + limited, more
+
+
+def answer_claims(limit: int = SUBMIT_BATCH, claimed_before: datetime | None = None) -> int:
+    """Decide and move the oldest `limit` claimed contacts (`AdmissionClaim`), deleting their claims; returns the moves.
+
+    Under `throttle.lock_admission_order()`, so batches are answered one at a time, oldest first, and
+    contacts enter their queues in arrival order whichever worker claimed them. A claimed contact a
+    cancel moved meanwhile is not moved; its claim goes all the same. With `claimed_before`, only
+    claims made before then (the reconciler's: those a killed worker left).
+    """
+    with transaction.atomic():
+        throttle.lock_admission_order()
+        claims = AdmissionClaim.objects.order_by("contact__created_at", "contact_id")
+        if claimed_before is not None:
+            claims = claims.filter(claimed_at__lt=claimed_before)
+        ids = list(claims.values_list("contact_id", flat=True)[:limit])
+        if not ids:
+            return 0
+        contacts = list(throttle.unread().filter(pk__in=ids).order_by("created_at", "id"))
+        moved = _admit(contacts)
+        AdmissionClaim.objects.filter(contact_id__in=ids).delete()
+    return moved
 
 
 def _admit_unthrottled(limit: int) -> int:

@@ -186,6 +186,30 @@ class RoutingDue(models.Model):
         return f"MRD {self.mrd_id} due for routing since {self.marked_at}"
 
 
+class AdmissionClaim(models.Model):
+    """An unread contact the throttle has admitted and counted, whose CCE answer is not written yet.
+
+    Admission is two steps (contacts.cce.actions): a short one under the settings row lock counts the
+    window and claims the oldest unread contacts up to its free capacity; a second one, holding no
+    settings lock, decides the claimed contacts and moves them, deleting their claims in the same
+    transaction. Until then a claim counts against the rate like the admission it will become, so the
+    count stays exact, and the claimed contact is no longer in the backlog. A claim left by a killed
+    worker is decided by the reconciler.
+    """
+
+    contact = models.OneToOneField(
+        "contacts.Contact", primary_key=True, on_delete=models.CASCADE, related_name="admission_claim"
+    )
+    claimed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "contact admitted, answer pending"
+        verbose_name_plural = "contacts admitted, answers pending"
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} admitted at {self.claimed_at}"
+
+
 class CceSettings(models.Model):
     """The one row of CCE-wide settings: the MR PG connection and the throttle (acted on by the next issue)."""
 

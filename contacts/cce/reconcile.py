@@ -7,6 +7,8 @@ Celery beat runs `reconcile()` every CCE_RECONCILE_SECONDS and it looks at posit
     queued contacts while the MR PG connection is down → CONNECTION_FAILURE (stragglers of a drop)
     contacts left `unread`                             → the backlog drains as the throttle allows
                                                          (briefly here, the rest handed to live workers)
+    contacts claimed as admitted, unanswered for       → answered (the claimer died between its two
+      CCE_RECONCILE_AFTER_SECONDS                          steps; they count against the rate meanwhile)
     renotifies in flight for CCE_RECONCILE_AFTER_SECONDS → resubmitted (T10 or T11)
 
 The periodic sweep (`actions.sweep`, every CCE_SWEEP_SECONDS) covers the rest of what can be lost:
@@ -43,7 +45,7 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
     from . import tasks  # tasks imports this module
 
     now = now or timezone.now()
-    done = {"disconnected": 0, "submitted": 0, "renotified": 0}
+    done = {"disconnected": 0, "submitted": 0, "claims_answered": 0, "renotified": 0}
     if not CceSettings.load().connection_up:
         done["disconnected"] = recovery.disconnect_queued(source=Source.SYSTEM, limit=actions.SWEEP_BATCH)
     if throttle.backlog().exists():
@@ -55,5 +57,6 @@ def reconcile(now: datetime | None = None) -> dict[str, int]:
             for _ in range(DRAIN_HANDOFFS):
                 tasks.drain_backlog.delay()
     stale = now - timedelta(seconds=settings.CCE_RECONCILE_AFTER_SECONDS)
+    done["claims_answered"] = actions.answer_claims(actions.SWEEP_BATCH, claimed_before=stale)
     done["renotified"] = actions.resume_renotifies(stale)
     return done

@@ -124,6 +124,8 @@ class Contact(models.Model):
                 name="contact_queue_fifo_idx",
                 condition=models.Q(state="queued"),
             ),
+            # The throttle backlog in arrival order (contacts.cce.throttle.backlog), the size of the backlog.
+            models.Index(fields=["created_at", "id"], name="contact_backlog_idx", condition=models.Q(state="unread")),
         ]
 
     def __str__(self) -> str:

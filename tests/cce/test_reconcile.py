@@ -15,13 +15,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ccpdash.beat import BeatLock
-from contacts.cce import actions, tasks
+from contacts.cce import actions, tasks, throttle
 from contacts.cce import reconcile as reconciler
-from contacts.cce.models import AgentAssignment, CceSettings
+from contacts.cce.models import AdmissionClaim, AgentAssignment, CceSettings
 from contacts.cce.reconcile import reconcile
 from contacts.core import lifecycle
 from contacts.core.lifecycle import NEW, Pair, Source, TransitionRefused
@@ -110,7 +110,20 @@ class ReconcilerTests:
 
     def test_it_does_nothing_when_nothing_was_lost(self):
         actions.submit(task("Sales").pk)
-        assert reconcile() == {"disconnected": 0, "submitted": 0, "renotified": 0}
+        assert reconcile() == {"disconnected": 0, "submitted": 0, "claims_answered": 0, "renotified": 0}
+
+    def test_it_answers_the_claims_a_killed_worker_left_once_they_are_stale(self, settings):
+        settings.CCE_RECONCILE_AFTER_SECONDS = 5
+        CceSettings.objects.filter(pk=1).update(throttle_per_minute=10)
+        contacts = [task() for _ in range(2)]
+        with transaction.atomic():  # the first step of an admission, whose worker then died
+            throttle.free_capacity(throttle.lock_settings())
+            throttle.claim(2)
+        assert reconcile()["claims_answered"] == 0  # its claimer may still be deciding
+        assert [pair_of(contact) for contact in contacts] == [UNREAD, UNREAD]
+        assert reconcile(now=timezone.now() + timedelta(seconds=5))["claims_answered"] == 2
+        assert [pair_of(contact) for contact in contacts] == [TASK_QUEUED, TASK_QUEUED]
+        assert not AdmissionClaim.objects.exists()
 
     def test_it_leaves_the_backlog_to_the_throttle(self):
         CceSettings.objects.filter(pk=1).update(throttle_per_minute=2)

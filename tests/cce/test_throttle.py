@@ -8,16 +8,17 @@ check every sliding window from the `Transition` timestamps in the database.
 from __future__ import annotations
 
 import io
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts.cce import actions, throttle
-from contacts.cce.models import Agent, CceSettings, DialedNumber, MediaRoutingDomain
+from contacts.cce.models import AdmissionClaim, Agent, CceSettings, DialedNumber, MediaRoutingDomain
 from contacts.core import lifecycle
 from contacts.core.lifecycle import Source
 from contacts.core.models import Contact, Feed, Transition
@@ -154,6 +155,84 @@ class ThrottleTests:
         assert throttle.usage() == throttle.Usage(
             limit=2, window_seconds=30, used=2, backlog_length=1, backlog_size=7
         )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("demo")
+class ClaimTests:
+    """Admission in two steps: claims made under the settings lock, answered after it."""
+
+    def claim(self, count: int) -> list[int]:
+        with transaction.atomic():
+            throttle.free_capacity(throttle.lock_settings())
+            return throttle.claim(count)
+
+    def test_a_claim_counts_against_the_rate_and_leaves_the_backlog_until_it_is_answered(self):
+        limit(3)
+        contacts = arrive(3)
+        assert self.claim(2) == [contacts[0].pk, contacts[1].pk]  # as if the claimer were still deciding
+        assert throttle.free_capacity(CceSettings.load()) == 1
+        assert list(throttle.backlog()) == [contacts[2]]
+        assert throttle.usage().used == 2 and throttle.usage().backlog_length == 1
+        assert pairs(contacts) == [UNREAD] * 3
+        assert actions.answer_claims() == 2
+        assert pairs(contacts) == [TASK_QUEUED, TASK_QUEUED, UNREAD]
+        assert not AdmissionClaim.objects.exists()
+        assert throttle.free_capacity(CceSettings.load()) == 1  # now counted from their transitions
+
+    def test_the_oldest_claims_are_answered_first_whoever_claimed_them(self):
+        limit(10)
+        contacts = arrive(4)
+        self.claim(2)
+        self.claim(2)
+        assert actions.answer_claims(limit=2) == 2
+        assert pairs(contacts) == [TASK_QUEUED, TASK_QUEUED, UNREAD, UNREAD]
+        assert actions.answer_claims(limit=2) == 2
+        entered = Contact.objects.filter(pk__in=[c.pk for c in contacts]).order_by("queue_entered_at")
+        assert list(entered) == contacts
+
+    def test_a_claimed_contact_cancelled_before_its_answer_keeps_its_cancel_and_drops_its_claim(self):
+        limit(10)
+        contact = arrive(1)[0]
+        self.claim(1)
+        contact.refresh_from_db()
+        lifecycle.transition(contact, "queued", "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED", source=Source.API)
+        assert actions.answer_claims() == 0
+        assert pairs([contact]) == [("queued", "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED")]
+        assert not AdmissionClaim.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("demo")
+class AdmissionLockTests:
+    def test_decide_runs_while_another_worker_may_take_the_settings_lock(self, monkeypatch):
+        """The settings lock is free while contacts are decided, so other workers count and claim meanwhile."""
+        limit(10)
+        contacts = arrive(3)
+        seen = []
+        decide = actions.decide
+
+        def try_the_settings_lock() -> None:
+            try:
+                with transaction.atomic():
+                    CceSettings.objects.select_for_update(nowait=True).get(pk=CceSettings.SINGLETON_ID)
+                seen.append("free")
+            except DatabaseError:
+                seen.append("held")
+            finally:
+                connection.close()
+
+        def deciding(contact, lookups=None):
+            other = threading.Thread(target=try_the_settings_lock)
+            other.start()
+            other.join()
+            return decide(contact, lookups)
+
+        monkeypatch.setattr(actions, "decide", deciding)
+        assert actions.drain_backlog() == 3
+        assert seen == ["free"] * 3
+        assert pairs(contacts) == [TASK_QUEUED] * 3
 
 
 @pytest.mark.django_db
