@@ -3,6 +3,8 @@
     baselines   INSERT+COMMIT, Redis round trip, the trivial view (baselines.py)
     burst       N task creates as fast as C API clients can send them; then the pipeline drains them
     backlog     N unread contacts preloaded with the worker stopped; then the worker starts and drains them
+    memory      the backlog scenario with M contacts (100,000): the worker's resident memory once it has
+                handled them all
     feed        R contacts a second for S seconds created by this process through the lifecycle (no API, no
                 dashboards): the pipeline's own pace, without the web tier's cost in front of it
     steady      R creates a second for S seconds with D lightweight dashboards and one Chromium page watching
@@ -47,6 +49,7 @@ class Sizes:
     steady_clients: int = 32
     dashboards: tuple[int, ...] = (1, 50, 200)
     backlog: int = 10_000
+    memory: int = 100_000
     reads: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     baseline_seconds: float = 3.0
     round_trips: int = 2000
@@ -58,7 +61,8 @@ FULL = Sizes()
 # Small enough that even a busy two-core machine moves every contact through in seconds: the quick run
 # checks that every figure is produced, not how good it is.
 QUICK = Sizes(burst=50, steady_rate=10.0, steady_seconds=5.0, steady_clients=4, dashboards=(2, 5), backlog=50,
-              reads=(1000, 2000), baseline_seconds=1.0, round_trips=200, view_requests=200, settle_timeout=45.0)
+              memory=100, reads=(1000, 2000), baseline_seconds=1.0, round_trips=200, view_requests=200,
+              settle_timeout=45.0)
 
 
 def conninfo() -> str:
@@ -96,13 +100,15 @@ class Bench:
         trees["benchmark"] = lambda: [me, *me.children(recursive=True)]
         return Sampler(self.system.base_url, self.conninfo, trees)
 
-    async def _settle(self, after: int) -> tuple[int, datetime]:
-        """Wait until the scenario's contacts are handled (or `settle_timeout`); how many are not, and when."""
-        deadline = time.monotonic() + self.sizes.settle_timeout
+    async def _settle(self, after: int, timeout: float | None = None) -> tuple[int, datetime]:
+        """Wait until the scenario's contacts are handled (or `timeout`, by default `settle_timeout`); how
+        many are not, and when."""
+        timeout = timeout or self.sizes.settle_timeout
+        deadline = time.monotonic() + timeout
         while (left := await _in_thread(pipeline.in_play, after)) and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         if left:
-            self.progress(f"  {left:,} contacts still in play after {self.sizes.settle_timeout:.0f} s")
+            self.progress(f"  {left:,} contacts still in play after {timeout:.0f} s")
         return left, timezone.now()
 
     def baselines(self) -> dict:
@@ -130,8 +136,10 @@ class Bench:
         return {"clients": clients, "count": count, "api": answers.figures(ok=201),
                 "pipeline": pipeline.rates(after, until), "unsettled": left, "system": sampler.summary()}
 
-    def backlog(self) -> dict:
-        count = self.sizes.backlog
+    def backlog(self, count: int | None = None) -> dict:
+        """`count` (by default the `backlog` size) unread contacts drained by a worker started after they were
+        written; the settle timeout grows with the count (at 100 handled a second, at least `settle_timeout`)."""
+        count = count or self.sizes.backlog
         self.progress(f"backlog: {count:,} unread contacts preloaded with the worker stopped, then drained")
         self.system.stop_worker()
         after = pipeline.mark()
@@ -140,7 +148,7 @@ class Bench:
         async def go():
             sampler = await self.sampler().start()
             await asyncio.to_thread(self.system.start_worker)
-            settled = await self._settle(after)
+            settled = await self._settle(after, max(self.sizes.settle_timeout, count / 100))
             await sampler.stop()
             return sampler, settled
 
@@ -260,7 +268,7 @@ def web_server(system: System) -> str:
     return Path(system.web.command[0]).name if system.web else "?"
 
 
-PARTS = ("bursts", "backlog", "feed", "steady", "reads")
+PARTS = ("bursts", "backlog", "memory", "feed", "steady", "reads")
 
 
 def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: Progress,
@@ -289,6 +297,10 @@ def run_all(copies: databases.Databases, workdir: Path, sizes: Sizes, progress: 
     if "backlog" in parts:
         with fresh("backlog") as bench:
             results["backlog"] = bench.backlog()
+    results["memory"] = None
+    if "memory" in parts:
+        with fresh("memory") as bench:
+            results["memory"] = bench.backlog(sizes.memory)
     results["feed"] = None
     if "feed" in parts:
         with fresh("feed") as bench:
