@@ -11,12 +11,15 @@ is written in the same transaction, and the after-commit hooks (the live broadca
 which the packages above register with `register_after_commit` when the app is ready, run only after
 commit. The core never imports them. `transition_many()` moves a batch read at one pair with one
 compare-and-set statement, still one `Transition` per moved contact, and runs the hooks once per batch.
+Recorders (`register_recorder`, the figures' rollups) run inside the moving transaction instead, so what
+they write commits with the move or not at all.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -107,6 +110,19 @@ AfterCommit = Callable[["Transition"], None]
 AfterCommitBatch = Callable[[list["Transition"]], None]
 
 
+@dataclass(frozen=True)
+class Moved:
+    """One move as recorders see it: its row, the contact after it, and the contact's group before it."""
+
+    row: Transition
+    contact: Contact
+    mrd_before: int | None
+    selector_before: str
+
+
+Recorder = Callable[[list[Moved]], None]
+
+
 def create(
     kind: str,
     feed: Feed,
@@ -130,6 +146,7 @@ def create(
             source=source,
             user=user if user and user.is_authenticated else None,
         )
+        _record([Moved(row, contact, contact.cce_mrd_id, contact.cce_script_selector)])
         _after_commit(row, then)
     return contact
 
@@ -173,9 +190,11 @@ def transition(
         row.save(force_insert=True)
         # Before the block ends: outside an outer transaction, the hooks run at its exit
         # and must see the contact as committed.
+        before = (contact.cce_mrd_id, contact.cce_script_selector)
         contact.state, contact.reason, contact.updated_at = to_pair.state, to_pair.reason, now
         for name, value in changes.items():
             setattr(contact, name, value)
+        _record([Moved(row, contact, *before)])
         _after_commit(row, then)
     return row
 
@@ -231,11 +250,13 @@ def transition_many(
             _transition_row(contact, rules[contact.pk], from_pair, to_pair, source, user, comment, now)
             for contact in winners
         )
+        before = {contact.pk: (contact.cce_mrd_id, contact.cce_script_selector) for contact in winners}
         for contact in winners:
             contact.state, contact.reason, contact.updated_at = to_pair.state, to_pair.reason, now
             for name, value in {**changes, **each.get(contact.pk, {})}.items():
                 setattr(contact, name, value)
         if rows:
+            _record([Moved(row, contact, *before[contact.pk]) for row, contact in zip(rows, winners, strict=True)])
             _after_commit_batch(rows, then)
     return rows
 
@@ -327,6 +348,25 @@ def _lost_race(contact: Contact, from_pair: Pair, to_pair: Pair) -> None:
     if actual_pair != to_pair:
         raise TransitionConflict(contact, from_pair, to_pair, actual_pair)
     contact.refresh_from_db()
+
+
+# Run inside the transaction of every move, in registration order (the figures' rollups): what they write
+# commits with the move. Registered when the app is ready, as the after-commit hooks are.
+_recorders: list[Recorder] = []
+
+
+def register_recorder(recorder: Recorder) -> None:
+    """Call `recorder(moves)` inside the moving transaction of every move from now on (idempotent).
+
+    A recorder that raises rolls the move back: keep it to a write or two per batch.
+    """
+    if recorder not in _recorders:
+        _recorders.append(recorder)
+
+
+def _record(moves: list[Moved]) -> None:
+    for recorder in _recorders:
+        recorder(moves)
 
 
 # Run after every committed move, in registration order; the packages above the core add theirs
