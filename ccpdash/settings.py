@@ -241,6 +241,8 @@ CELERY_TASK_ROUTES = {
             "contacts.queue_alerts.check_queue_alerts",
             "contacts.workflows.resume_bulk_jobs",
             "contacts.retention.purge_finished_contacts",
+            "contacts.figures.fold_tallies",
+            "contacts.figures.check_tallies",
         )
     },
     "contacts.tasks.route_mrd": {"queue": ROUTING_QUEUE},
@@ -355,6 +357,9 @@ BEAT_LOCK_SECONDS = env_number("BEAT_LOCK_SECONDS", 10.0, minimum=0.3)
 CELERY_BEAT_SCHEDULER = "ccpdash.beat:SingleBeatScheduler"
 CELERY_BEAT_MAX_INTERVAL = BEAT_LOCK_SECONDS / 3
 
+# How often today's move tallies are compared with a recount of today's transitions (contacts.figures.tallies).
+TALLY_CHECK_SECONDS = env_number("TALLY_CHECK_SECONDS", 600.0, minimum=1.0)
+
 CELERY_BEAT_SCHEDULE = {
     "dashboard-heartbeat": {
         "task": "contacts.broadcast.send_heartbeat",
@@ -382,6 +387,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.retention.purge_finished_contacts",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    # The figures' rollups: recent periods merged every minute, today's checked against a recount.
+    "figures-fold-tallies": {
+        "task": "contacts.figures.fold_tallies",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    "figures-check-tallies": {
+        "task": "contacts.figures.check_tallies",
+        "schedule": TALLY_CHECK_SECONDS,
+        "options": {"expires": TALLY_CHECK_SECONDS},
     },
     "cce-reconcile": {
         "task": "contacts.tasks.reconcile",

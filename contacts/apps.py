@@ -14,10 +14,13 @@ class ContactsConfig(AppConfig):
         from contacts.cce import followups
         from contacts.core import health, lifecycle, permissions
         from contacts.dashboard import snapshots
+        from contacts.figures import tallies
         from contacts.live import broadcast, hub
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
+        # Inside every moving transaction: the figures' rollups, so they commit with the move.
+        lifecycle.register_recorder(tallies.record)
         lifecycle.register_after_commit(broadcast.after_transition)
         lifecycle.register_after_commit(followups.after_transition, batch=followups.after_transitions)
         # What the web processes' hubs push to every dashboard once a second.

@@ -16,4 +16,5 @@ from contacts.cce.models import (  # noqa: F401
     RoutingScript,
 )
 from contacts.core.models import Contact, Feed, FeedNotification, Transition  # noqa: F401
+from contacts.figures.models import MoveTally  # noqa: F401
 from contacts.workflows.models import AuditEntry, BulkJob, ResubmitClaim  # noqa: F401

@@ -6,5 +6,6 @@ so messages already queued and the beat schedule (settings.CELERY_BEAT_SCHEDULE)
 
 from contacts.alerts import queues as alert_queues  # noqa: F401 - check_queue_alerts (beat)
 from contacts.cce import tasks as cce_tasks  # noqa: F401 - submit, route, cancel, renotify, sweep, reconcile
+from contacts.figures import tasks as figure_tasks  # noqa: F401 - fold_tallies, check_tallies (beat)
 from contacts.live import broadcast  # noqa: F401 - send_heartbeat (beat)
 from contacts.workflows import jobs, retention  # noqa: F401 - bulk jobs (run, resume), the retention purge

@@ -1,9 +1,10 @@
-"""The dashboard's charts of the last hour, bucketed by minute in the database from `Transition` rows.
+"""The dashboard's charts of the last hour, by minute, from the move tallies (`contacts.figures.tallies`).
 
 Per MRD: contacts queued and reserved at the end of each minute, and contacts handled and discarded
 during it; over all MRDs: discards per minute by reason. Counts come from GROUP BY queries over the
-hour's transitions and the contacts now in flight, so the work follows the hour's traffic and the
-queues' size, never the number of contacts ever stored. A contact counts in the MRD it has now.
+hour's tallies (a row per minute and kind of move, whatever the traffic) and the contacts now in
+flight, so the work follows the screen and the queues' size, never the number of contacts ever stored
+or the hour's traffic. A contact counts in the MRD it has now.
 
 How "queued at the end of minute m" is found without a snapshot per minute: the number in the state
 now, minus the moves into it after m, plus the moves out of it after m.
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from contacts.cce.models import MediaRoutingDomain
 from contacts.core.lifecycle import State
-from contacts.core.models import Contact, Transition
+from contacts.core.models import Contact
+from contacts.figures import tallies
 from contacts.live import broadcast
 
 MINUTES = 60
@@ -76,16 +77,15 @@ def mrd_series(start: datetime) -> list[dict]:
 def minute_moves(start: datetime) -> tuple[dict, dict]:
     """Per MRD and minute: moves into handled/discarded (flows), and into minus out of queued/reserved (net)."""
     rows = (
-        Transition.objects.filter(created_at__gte=start, contact__cce_mrd_id__isnull=False)
-        .annotate(minute=TruncMinute("created_at", tzinfo=UTC))
+        tallies.tallied(start).filter(mrd_id__isnull=False)
         .order_by()
-        .values("minute", "contact__cce_mrd_id", "from_state", "to_state")
-        .annotate(n=Count("id"))
-    )
+        .values("period_start", "mrd_id", "from_state", "to_state")
+        .annotate(n=Sum("count"))
+    )  # fmt: skip
     flows: dict[int, dict[str, list[int]]] = {}
     net: dict[int, dict[str, list[int]]] = {}
     for row in rows:
-        mrd_id, i, n = row["contact__cce_mrd_id"], _index(start, row["minute"]), row["n"]
+        mrd_id, i, n = row["mrd_id"], _index(start, row["period_start"]), row["n"]
         if not 0 <= i < MINUTES:
             continue
         flows.setdefault(mrd_id, empty(FLOWS))
@@ -115,15 +115,14 @@ def in_flight() -> dict[int, dict[str, int]]:
 
 def discard_series(start: datetime) -> list[dict]:
     rows = (
-        Transition.objects.filter(to_state=State.DISCARDED, created_at__gte=start)
-        .annotate(minute=TruncMinute("created_at", tzinfo=UTC))
+        tallies.tallied(start).filter(to_state=State.DISCARDED)
         .order_by()
-        .values("minute", "to_reason")
-        .annotate(n=Count("id"))
-    )
+        .values("period_start", "to_reason")
+        .annotate(n=Sum("count"))
+    )  # fmt: skip
     counts: dict[str, list[int]] = {}
     for row in rows:
-        i = _index(start, row["minute"])
-        if 0 <= i < MINUTES:
+        i = _index(start, row["period_start"])
+        if 0 <= i < MINUTES and row["n"]:
             counts.setdefault(row["to_reason"], [0] * MINUTES)[i] += row["n"]
     return [{"reason": reason, "counts": values} for reason, values in sorted(counts.items())]

@@ -162,7 +162,8 @@ FIGURES: tuple[Figure, ...] = (
         "answered_in_threshold", "Answered within threshold", "contacts",
         "Answers (moves from the queue to an agent: C3, C7, T3, T8) whose wait — the answer's time minus the "
         "contact's latest entry into the queue before it (C2, T2, T10) — is at most the MRD's service level "
-        "threshold (`service_level_seconds`, set per MRD in the admin, default 20 s).",
+        "threshold (`service_level_seconds`, set per MRD in the admin, default 20 s) in force when it was "
+        "answered.",
         TODAY, "sum (each MRD against its own threshold)",
         formula="count of answers with answered_at − last queued_at ≤ MRD.service_level_seconds",
         moves=ANSWERED_MOVES,

@@ -2,30 +2,25 @@
 
 `queue_figures(now)` makes the same six queries whatever the number of contacts: each one aggregates in
 the database (GROUP BY, a window function), and the Python loops run over MRDs and agents' groups, never
-over contacts. "now" figures read the contacts' and agents' positions as they are; windowed figures count
-the `Transition` rows in [window start, now]. A move counts in the MRD its contact has now (a task
-renotified onto another selector takes its history along): transitions do not record an MRD.
+over contacts. "now" figures read the contacts' and agents' positions as they are; windowed figures sum
+the move tallies (`contacts.figures.tallies`) of the periods in [window start, now), so their cost follows
+the number of periods, not the traffic. A move counts in the MRD its contact has now (a task renotified
+onto another selector takes its history along): transitions do not record an MRD.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db.models import (
     Avg,
-    Case,
     Count,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
     F,
     OuterRef,
     Q,
     Subquery,
     Sum,
-    Value,
-    When,
     Window,
 )
 from django.db.models.functions import Coalesce, Greatest, RowNumber
@@ -33,11 +28,10 @@ from django.utils import timezone
 
 from contacts.cce import decisions, queues
 from contacts.cce.models import Agent, MediaRoutingDomain
-from contacts.core.lifecycle import Pair
 from contacts.core.models import Contact, Transition
 
-from . import catalogue
-from .catalogue import BY_KEY, PER_MRD_KEYS, TOTAL, UNKNOWN_MRD, Moves
+from . import catalogue, tallies
+from .catalogue import BY_KEY, PER_MRD_KEYS, TOTAL, UNKNOWN_MRD
 
 Row = dict[str, object]
 Bucket = int | str
@@ -46,8 +40,7 @@ Bucket = int | str
 MOVE_COUNTS = ("handled", "discarded", "cancelled", "left_queue")
 # Figures whose total row is the sum of the rows.
 SUMMED = (*MOVE_COUNTS, "waiting", "answered_in_threshold", "ready_agents", "free_slots")
-# A contact with no MRD of the configuration has no threshold of its own: the field's default applies.
-DEFAULT_THRESHOLD = MediaRoutingDomain._meta.get_field("service_level_seconds").default
+pairs_q, moves_q = tallies.pairs_q, tallies.moves_q
 
 
 def queue_figures(now: datetime | None = None) -> dict[Bucket, Row]:
@@ -67,31 +60,12 @@ def queue_figures(now: datetime | None = None) -> dict[Bucket, Row]:
     in_queue, backlog = _positions(rows, bucket)
     _longest_waits(rows, bucket, now)
     _moves(rows, bucket, now)
-    _answers_in_threshold(rows, bucket, thresholds, now)
+    _answers_in_threshold(rows, bucket, now)
     _agents(rows, bucket, in_queue)
     for row in rows.values():
         row["service_level"] = _ratio(row["answered_in_threshold"], row["left_queue"])
     rows[TOTAL] = _total(rows, backlog)
     return rows
-
-
-def pairs_q(pairs: frozenset[Pair], state_field: str = "state", reason_field: str = "reason") -> Q:
-    """The positions as a filter, one (state, reason IN ...) term per state, so the pair indexes serve it."""
-    by_state: dict[str, set[str]] = defaultdict(set)
-    for pair in pairs:
-        by_state[pair.state].add(pair.reason)
-    q = Q(pk__in=[])
-    for state, reasons in sorted(by_state.items()):
-        q |= Q(**{state_field: state, f"{reason_field}__in": sorted(reasons)})
-    return q
-
-
-def moves_q(moves: Moves) -> Q:
-    """The moves as a filter on `Transition` rows."""
-    q = pairs_q(moves.targets, "to_state", "to_reason")
-    if moves.sources is not None:
-        q &= pairs_q(moves.sources, "from_state", "from_reason")
-    return q
 
 
 def _empty_row() -> Row:
@@ -146,45 +120,35 @@ def _longest_waits(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
 
 
 def _moves(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
-    """The MOVE_COUNTS figures, each over its own window, in one grouped query."""
+    """The MOVE_COUNTS figures, each over its own window, in one grouped query over the tallies."""
     figures = [BY_KEY[key] for key in MOVE_COUNTS]
-    starts = {figure.key: figure.window.start(now) for figure in figures}
+    starts = {figure.key: tallies.minute_of(figure.window.start(now)) for figure in figures}
     counts = (
-        Transition.objects.filter(created_at__gte=min(starts.values()), created_at__lte=now)
+        tallies.tallied(min(starts.values())).filter(period_start__lt=now)
         .order_by()
-        .values("contact__cce_mrd_id")
-        .annotate(**{f.key: Count("id", filter=moves_q(f.moves) & Q(created_at__gte=starts[f.key])) for f in figures})
-    )
+        .values("mrd_id")
+        .annotate(**{f.key: Sum("count", filter=moves_q(f.moves) & Q(period_start__gte=starts[f.key]), default=0)
+                     for f in figures})
+    )  # fmt: skip
     for item in counts:
-        row = rows[bucket(item["contact__cce_mrd_id"])]
+        row = rows[bucket(item["mrd_id"])]
         for key in MOVE_COUNTS:
             row[key] += item[key]
 
 
-def _answers_in_threshold(rows: dict[Bucket, Row], bucket, thresholds: dict[int, int], now: datetime) -> None:
-    """Answers whose wait since the contact's last entry into the queue is within its MRD's threshold."""
+def _answers_in_threshold(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
+    """Answers whose wait since the contact's last entry into the queue was within its MRD's threshold (tallied
+    as they happened: `tallies.record`)."""
     figure = BY_KEY["answered_in_threshold"]
-    by_threshold: dict[int, list[int]] = defaultdict(list)
-    for mrd_id, seconds in thresholds.items():
-        by_threshold[seconds].append(mrd_id)
-    # One branch per distinct threshold (a handful), so the query stays the same whatever the MRDs' number.
-    branches = sorted(by_threshold.items())
-    threshold = Case(
-        *[When(contact__cce_mrd_id__in=ids, then=Value(timedelta(seconds=seconds))) for seconds, ids in branches],
-        default=Value(timedelta(seconds=DEFAULT_THRESHOLD)),
-        output_field=DurationField(),
-    )
     answers = (
-        Transition.objects.filter(moves_q(figure.moves), created_at__gte=figure.window.start(now), created_at__lte=now)
-        .alias(queued_at=_entered_queue(OuterRef("contact_id"), before=OuterRef("id")))
-        .alias(deadline=ExpressionWrapper(F("queued_at") + threshold, output_field=DateTimeField()))
-        .filter(created_at__lte=F("deadline"))
+        tallies.tallied(tallies.minute_of(figure.window.start(now))).filter(moves_q(figure.moves), in_threshold=True,
+                                                                              period_start__lt=now)
         .order_by()
-        .values("contact__cce_mrd_id")
-        .annotate(n=Count("id"))
-    )
+        .values("mrd_id")
+        .annotate(n=Sum("count"))
+    )  # fmt: skip
     for item in answers:
-        rows[bucket(item["contact__cce_mrd_id"])]["answered_in_threshold"] += item["n"]
+        rows[bucket(item["mrd_id"])]["answered_in_threshold"] += item["n"]
 
 
 def _agents(rows: dict[Bucket, Row], bucket, in_queue: dict[Bucket, int]) -> None:

@@ -1,8 +1,9 @@
 """Retention: finished contacts (handled, discarded) older than RETENTION_DAYS are purged in batches.
 
 Run by Celery beat (`purge_finished_contacts`). A contact's transitions, slots and resubmit claims go
-with it; its audit entries stay (their contact becomes NULL, its public id is kept as text), and a
-contact that resubmitted it keeps its own row with `resubmitted_from` set to NULL.
+with it, and the figures' move tallies of the purged span are recounted; its audit entries stay (their
+contact becomes NULL, its public id is kept as text), and a contact that resubmitted it keeps its own
+row with `resubmitted_from` set to NULL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from contacts.core.lifecycle import FINAL_STATES
 from contacts.core.models import Contact
+from contacts.figures import tallies
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ def purge(now: datetime | None = None, *, batch: int = BATCH, max_batches: int =
             break
     if purged:
         log.info("purged %s finished contacts last moved before %s", purged, before.isoformat())
+        # Their moves all lie before the cutoff: recount that span from what is left (few rows by then).
+        tallies.rebuild(end=before)
     return purged
 
 

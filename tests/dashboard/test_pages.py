@@ -20,6 +20,7 @@ from contacts.core import permissions as roles
 from contacts.core.lifecycle import Source
 from contacts.core.models import Contact, Feed, FeedType, Transition
 from contacts.dashboard import lists, overview
+from contacts.figures import tallies
 
 # (state, reason, MRD, script selector used) cycled over bulk-created contacts.
 POSITIONS = [
@@ -42,9 +43,11 @@ def bulk_contacts(feed: Feed, count: int, start: int = 0) -> None:
         )  # fmt: skip
     created = Contact.objects.bulk_create(contacts, batch_size=2000)
     Transition.objects.bulk_create(
-        [Transition(contact=c, rule="X", to_state=c.state, to_reason=c.reason, source=Source.CCE) for c in created],
+        [Transition(contact=c, rule="X", from_state="unread", to_state=c.state, to_reason=c.reason, source=Source.CCE)
+         for c in created],
         batch_size=2000,
     )
+    tallies.rebuild()  # rows written straight to the table: their tallies too
 
 
 def add_to_group(user, group_name: str):
@@ -124,14 +127,25 @@ class OverviewTests:
             "not yet submitted", 2, 2,
         )  # fmt: skip
 
-    def test_it_counts_finished_contacts_since_midnight_and_waiting_ones_whenever_they_came(self, feed):
+    def test_it_counts_moves_into_finished_positions_since_midnight_and_waiting_contacts_whenever_they_came(
+        self, feed
+    ):
         yesterday = timezone.now() - timedelta(days=2)
         for state, reason in [("handled", "EXTERNALLY_HANDLED"), ("queued", "EXTERNALLY_ROUTED")]:
             for when in (yesterday, timezone.now()):
                 contact = Contact.objects.create(kind="task", feed=feed, state=state, reason=reason, cce_mrd_id=1)
                 set_created(contact, when)
+                Transition.objects.create(contact=contact, rule="X", from_state="unread", to_state=state,
+                                          to_reason=reason, source=Source.CCE, created_at=when)
+        # Finished again today: a contact discarded, resubmitted and handled counts in both positions.
+        again = Contact.objects.create(kind="task", feed=feed, state="handled", reason="EXTERNALLY_HANDLED",
+                                       cce_mrd_id=1)
+        for state, reason in [("discarded", "NOTIFICATION_NO_SCRIPT"), ("handled", "EXTERNALLY_HANDLED")]:
+            Transition.objects.create(contact=again, rule="X", from_state="queued", to_state=state, to_reason=reason,
+                                      source=Source.CCE)
+        tallies.rebuild()
         states = self.rows("mrd")[1]["states"]
-        assert (states["handled"]["total"], states["queued"]["total"]) == (1, 2)
+        assert (states["handled"]["total"], states["discarded"]["total"], states["queued"]["total"]) == (2, 1, 2)
 
     def test_it_groups_by_script_selector_too(self, feed):
         bulk_contacts(feed, 5)
@@ -160,8 +174,9 @@ class OverviewTests:
         now = datetime(2026, 3, 20, 14, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
         contact = Contact.objects.create(kind="task", feed=feed, state="handled", cce_mrd_id=1)
         for minutes_ago, state in [(5, "handled"), (10, "discarded"), (120, "handled"), (60 * 14 + 30, "handled")]:
-            Transition.objects.create(contact=contact, rule="X", to_state=state, source=Source.CCE,
+            Transition.objects.create(contact=contact, rule="X", from_state="queued", to_state=state, source=Source.CCE,
                                       created_at=now - timedelta(minutes=minutes_ago))  # fmt: skip
+        tallies.rebuild()
         row = self.rows("mrd", now)[1]
         # 14h30 ago is 23:30 yesterday in New York (but today in UTC): not counted.
         assert [row[name] for name in overview.THROUGHPUT_FIELDS] == [1, 2, 1, 1]

@@ -20,6 +20,8 @@ PINNED = {
     "contacts.retention.purge_finished_contacts",
     "contacts.workflows.run_bulk_job",
     "contacts.workflows.resume_bulk_jobs",
+    "contacts.figures.fold_tallies",
+    "contacts.figures.check_tallies",
 }
 
 
