@@ -49,6 +49,7 @@ from contacts.core.lifecycle import (
     rule_for,
 )
 from contacts.core.models import Contact, Transition
+from contacts.figures import tallies
 
 from .. import seed
 
@@ -58,6 +59,7 @@ HISTORY = timedelta(days=30)
 BATCH = 20_000  # contacts generated in Python and written per transaction
 BULK_FROM = 10_000  # contacts added at once from which PostgreSQL's indexes are rebuilt rather than maintained
 GROWING_TABLES = tuple(m._meta.db_table for m in (Contact, Transition, AgentAssignment, AlertAcknowledgement))
+
 
 HANDLED = Pair(State.HANDLED, Reason.EXTERNALLY_HANDLED)
 
@@ -229,6 +231,8 @@ def grow_to(size: int, *, progress: Callable[[str], None] = print, seed_value: i
         plan(old, size, now), lambda done: progress(f"  {old + done:,} / {size:,} contacts"), bulk=bulk
     )
     _reset_sequences()
+    # The rows went straight to the tables, past the lifecycle's recorder: recount the figures' tallies.
+    tallies.rebuild()
     filled = time.perf_counter() - started
     analyze_seconds = _analyze()
     # Counted now, not as of the fill's start: past midnight, "today" no longer holds today's share.

@@ -6,12 +6,15 @@ Rates are moves over the time they took, from the first move of the stage before
 stage: created → queued is T2/C2 moves over (last T2/C2 − first T1/C1), queued → handled is T4/C3
 moves over (last T4/C3 − first T2/C2). For a preloaded backlog (`drain=True`) the contacts were
 there before the clock starts, so created → queued runs from the first T2/C2 instead. "Handled per
-second" is T4/C3 moves over (last − first T4/C3): the pace of a steady flow, without its start-up lag.
+second" is T4/C3 moves over (last − first T4/C3): the pace of a steady flow, without its start-up lag,
+but with the spread of handle times at its end. "Handled per second while fed" (`while_fed`) counts the
+T4/C3 moves from WARMUP_SECONDS after the first create to the last create, over that time: what the
+pipeline sustains while contacts keep arriving.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Max, Min
@@ -22,6 +25,8 @@ from contacts.core.models import Contact, Transition
 from .stats import per_second, percentile
 
 CREATED, QUEUED, HANDLED = ("T1", "C1"), ("T2", "C2"), ("T4", "C3")
+# Seconds after the first create before `while_fed` counts: the first contacts' handle time.
+WARMUP_SECONDS = 5.0
 
 
 def mark() -> int:
@@ -68,6 +73,19 @@ def rates(after: int, until: datetime, *, drain: bool = False) -> dict:
                                else _rate(handled, created, start, last_handled)),
         **lifetimes(after, until),
     }
+
+
+def while_fed(after: int) -> float | None:
+    """Handled per second from WARMUP_SECONDS (a quarter of a shorter feed) after the first create to the last."""
+    _, first_created, last_created = _span(CREATED, after)
+    if first_created is None or last_created <= first_created:
+        return None
+    fed = (last_created - first_created).total_seconds()
+    start = first_created + timedelta(seconds=min(WARMUP_SECONDS, fed / 4))
+    own = contacts_after(after).values("pk")
+    handled = Transition.objects.filter(id__gt=after, rule__in=HANDLED, contact__in=own, created_at__gte=start,
+                                        created_at__lte=last_created).count()
+    return per_second(handled, (last_created - start).total_seconds())
 
 
 def _rate(count: int, waiting: int, start: datetime | None, end: datetime | None) -> float | None:

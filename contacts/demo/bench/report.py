@@ -137,7 +137,8 @@ def _feed_figures(feed: dict, cap: int) -> list[dict]:
     flow, offered = feed["pipeline"], ("offered", feed["rate"])
     return [
         figure(scenario, "contacts created/s", feed["created"]["per_second"], "", baseline=offered),
-        figure(scenario, "handled", flow["handled_per_second"], "contacts/s", baseline=offered,
+        figure(scenario, "handled, first to last", flow["handled_per_second"], "contacts/s", baseline=offered),
+        figure(scenario, "handled while fed", feed.get("handled_while_fed"), "contacts/s", baseline=offered,
                target=(">=", feed["rate"], "later")),
         figure(scenario, "created → handled p99", flow["created_to_handled_p99_s"], "s"),
         figure(scenario, "contacts not handled when the wait ended", flow["not_handled"], f"of {flow['created']:,}"),

@@ -184,7 +184,8 @@ class Bench:
 
         created, sampler, (left, until), punctuality = asyncio.run(go())
         return {"rate": rate, "seconds": seconds, "created": created, "pipeline": pipeline.rates(after, until),
-                "unsettled": left, "periodic": punctuality, "system": sampler.summary()}
+                "handled_while_fed": pipeline.while_fed(after), "unsettled": left, "periodic": punctuality,
+                "system": sampler.summary()}
 
     def steady(self, dashboards: int, *, browser: bool = True) -> dict:
         rate, seconds = self.sizes.steady_rate, self.sizes.steady_seconds
