@@ -9,6 +9,7 @@ raises: it returns (payload, errors), and errors name the field and the limit it
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -163,7 +164,34 @@ def _read_body(body: bytes, content_type: str, root: str, scalars: frozenset[str
     return sent
 
 
+# The XML declaration's encoding, if it names one: `<?xml version="1.0" encoding="…"?>` at the very start.
+_DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml\b[^>]*?\bencoding\s*=\s*(["'])(.*?)\1""", re.DOTALL)
+# What a body may declare: the contract's bodies are UTF-8 (US-ASCII is a subset, so it is read alike).
+_READABLE_ENCODINGS = frozenset({"utf-8", "ascii"})
+
+
+def _declared_encoding_refusal(body: bytes) -> str | None:
+    """Why the body's declared encoding is refused (unknown, or not UTF-8), or None if it may be read.
+
+    The body was already decoded as UTF-8; a parser told to read it in another encoding would raise on
+    an unknown one (LookupError) or store mojibake for a known one (ISO-8859-1 over UTF-8 bytes).
+    """
+    found = _DECLARED_ENCODING.match(body)
+    if found is None:
+        return None
+    declared = found.group(2).decode("ascii", "replace")
+    try:
+        name = codecs.lookup(declared).name
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+        return f"the XML declaration names an unknown encoding {declared!r}; bodies are UTF-8"
+    if name not in _READABLE_ENCODINGS:
+        return f"the XML declaration names the encoding {declared!r}; bodies are UTF-8"
+    return None
+
+
 def _read_xml(sent: _Sent, body: bytes, root_name: str, scalars: frozenset[str]) -> None:
+    if refusal := _declared_encoding_refusal(body):
+        return sent.refuse("body", refusal)
     try:
         # Refused before anything is expanded or fetched: billion laughs, XXE, remote DTDs.
         root = SafeElementTree.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)

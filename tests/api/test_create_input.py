@@ -166,6 +166,28 @@ class BodySafetyTests:
         assert response.status_code == 400
         assert b"UTF-8" in response.content
 
+    @pytest.mark.parametrize("encoding", ["bogus", "UTF-0", "ZTF-8", "", "utf\x00-8"])
+    def test_it_refuses_an_encoding_declaration_no_codec_knows_naming_it(self, client, feeds, encoding):
+        response = create(client, body=f'<?xml version="1.0" encoding="{encoding}"?>' + TASK_XML)
+        assert response.status_code == 400
+        assert xml_errors(response) == [("invalidInput", "body")]
+        assert b"unknown encoding" in response.content and b"UTF-8" in response.content
+        assert not Contact.objects.exists()
+
+    def test_it_refuses_a_utf8_body_that_declares_another_encoding_instead_of_storing_mojibake(self, client, feeds):
+        body = '<?xml version="1.0" encoding="ISO-8859-1"?>' + TASK_XML.replace("Ada Lovelace", "Zoë Müller")
+        response = create(client, body=body.encode("utf-8"))
+        assert response.status_code == 400
+        assert b"ISO-8859-1" in response.content
+        assert not Contact.objects.exists()
+
+    @pytest.mark.parametrize("declaration", ['<?xml version="1.0" encoding="UTF-8"?>',
+                                             "<?xml version='1.0' encoding='utf8'?>",
+                                             '<?xml version="1.0" encoding="US-ASCII"?>', '<?xml version="1.0"?>'])
+    def test_it_takes_a_body_declaring_utf8_ascii_or_nothing(self, client, feeds, declaration):
+        response = create(client, body=declaration + "\n" + TASK_XML)
+        assert response.status_code == 201, response.content
+
     @pytest.mark.parametrize("body", ["", "<Task>", "not xml", "<Task><name>a</name></Task><Task/>"])
     def test_it_refuses_a_body_that_is_not_xml(self, client, feeds, body):
         assert xml_errors(create(client, body=body)) == [("invalidInput", "body")]
