@@ -1,8 +1,12 @@
 """The contacts app's HTTP routes, one include per package (ccpdash.urls mounts them at the root)."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from contacts.core import health
+from contacts.core.formats import PublicIdConverter
+
+# Before the includes: their patterns name it.
+register_converter(PublicIdConverter, "public_id")
 
 urlpatterns = [
     path("", include("contacts.api.urls")),

@@ -42,3 +42,20 @@ def midnight(now: datetime) -> datetime:
     """The last midnight in settings.TIME_ZONE (the "today" of the counters)."""
     local = now.astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class PublicIdConverter:
+    """URL part for a contact's public id (`<public_id:...>`): letters and digits only, at most 32.
+
+    Anything else (a NUL byte, which PostgreSQL refuses in a query, a path of unlimited length) is no
+    contact's id: the URL does not match and the answer is 404, with no query made.
+    """
+
+    regex = "[0-9A-Za-z]{1,32}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+

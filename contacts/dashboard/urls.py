@@ -10,8 +10,8 @@ urlpatterns = [
     path("", views.home, name="dashboard-home"),
     path("overview", views.overview_json, name="dashboard-overview"),
     path("contacts/", views.contact_list, name="dashboard-contacts"),
-    path("contacts/<str:public_id>", views.contact_detail, name="dashboard-contact"),
+    path("contacts/<public_id:public_id>", views.contact_detail, name="dashboard-contact"),
     path("alerts/charts", views.chart_data, name="alerts-charts"),
-    # Not /contacts/export.csv: contacts/<str:public_id> above would read it as a contact's id.
+    # Not /contacts/export.csv: contacts/<public_id:public_id> above would read it as a contact's id.
     path("contacts.csv", views.export_csv, name="workflows-export"),
 ]

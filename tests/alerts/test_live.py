@@ -25,7 +25,7 @@ def session_cookie(user) -> str:
 
 
 async def open_socket(cookie: str) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())]
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", f"sessionid={cookie}".encode())]
     communicator = WebsocketCommunicator(application, "/ws/dashboard", headers=headers)
     connected, _ = await communicator.connect(timeout=5)
     assert connected

@@ -108,6 +108,12 @@ class PermissionTests:
     def test_it_answers_404_for_an_unknown_contact(self, sup_client):
         assert sup_client.get("/contacts/0123456789ABCDEF0123456789ABCDEF").status_code == 404
 
+    @pytest.mark.parametrize("contact_id", ["%00", "A%00B", "%C3%A9", "x" * 33, "%20"])
+    @pytest.mark.parametrize("suffix", ["", "/resubmit", "/resubmit/preview", "/resubmit/confirm", "/cancel"])
+    def test_it_answers_404_for_an_id_no_contact_can_have(self, admin_client, contact_id, suffix):
+        # A NUL byte reached PostgreSQL's query and failed there with 500.
+        assert admin_client.get(f"/contacts/{contact_id}{suffix}").status_code == 404
+
 
 @pytest.mark.django_db
 class OverviewTests:

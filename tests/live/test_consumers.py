@@ -10,6 +10,7 @@ from django.db import transaction
 from django.test import Client
 
 from ccpdash.asgi import application
+from ccpdash.origins import SameOriginValidator
 from contacts.core import lifecycle
 from contacts.core import permissions as roles
 from contacts.core.lifecycle import Source
@@ -35,11 +36,15 @@ def make_user(django_user_model, username: str, group: str | None = None):
     return user
 
 
-async def open_socket(cookie: str | None = None, origin: str = ORIGIN) -> tuple[WebsocketCommunicator, bool]:
-    headers = [(b"origin", origin.encode())]
+async def open_socket(cookie: str | None = None, origin: str | None = ORIGIN, host: str = "testserver",
+                      path: str = "/ws/dashboard", scheme: str = "ws") -> tuple[WebsocketCommunicator, bool]:
+    headers = [(b"host", host.encode())]
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
     if cookie:
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    communicator = WebsocketCommunicator(application, "/ws/dashboard", headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    communicator.scope["scheme"] = scheme
     connected, _ = await communicator.connect(timeout=5)
     return communicator, connected
 
@@ -79,6 +84,54 @@ class ConsumerTests:
     @pytest.mark.asyncio
     async def test_it_refuses_a_foreign_origin(self, supervisor_cookie):
         communicator, connected = await open_socket(supervisor_cookie, origin="http://evil.example")
+        assert not connected
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(("origin", "host", "scheme"), [
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", "ws"),  # another port of the same host
+        ("https://127.0.0.1", "127.0.0.1", "ws"),  # https page, http site
+        ("http://127.0.0.1", "127.0.0.1", "wss"),  # http page, https site
+        ("http://127.0.0.1:8000", "evil.example:8000", "ws"),  # a Host the site does not serve
+        (None, "127.0.0.1:8000", "ws"),  # no Origin at all
+        ("null", "127.0.0.1:8000", "ws"),  # a sandboxed or file:// page
+    ])
+    async def test_it_refuses_an_origin_that_differs_in_scheme_host_or_port(self, supervisor_cookie, origin, host,
+                                                                           scheme):
+        communicator, connected = await open_socket(supervisor_cookie, origin=origin, host=host, scheme=scheme)
+        assert not connected
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(("origin", "host", "scheme"), [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", "ws"),
+        ("http://LOCALHOST:80", "localhost", "ws"),  # default port and case do not matter
+        ("https://127.0.0.1", "127.0.0.1:443", "wss"),
+        ("http://[::1]:8000", "[::1]:8000", "ws"),
+    ])
+    async def test_it_accepts_the_sites_own_origin(self, supervisor_cookie, origin, host, scheme):
+        communicator, connected = await open_socket(supervisor_cookie, origin=origin, host=host, scheme=scheme)
+        assert connected
+        await communicator.disconnect()
+
+    @pytest.mark.asyncio
+    async def test_it_accepts_a_configured_trusted_origin_with_its_scheme(self, supervisor_cookie, settings):
+        settings.CSRF_TRUSTED_ORIGINS = ["https://dash.example.com"]
+        communicator, connected = await open_socket(supervisor_cookie, origin="https://dash.example.com")
+        assert connected
+        await communicator.disconnect()
+        communicator, connected = await open_socket(supervisor_cookie, origin="http://dash.example.com")
+        assert not connected
+
+    def test_it_takes_https_from_the_proxy_header_when_one_is_configured(self, settings):
+        settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        scope = {"type": "websocket", "scheme": "ws", "headers": [
+            (b"host", b"127.0.0.1"), (b"origin", b"https://127.0.0.1"), (b"x-forwarded-proto", b"https")]}
+        assert SameOriginValidator.allowed(scope)
+        scope["headers"][2] = (b"x-forwarded-proto", b"http")
+        assert not SameOriginValidator.allowed(scope)
+
+    @pytest.mark.asyncio
+    async def test_it_refuses_a_handshake_to_an_unknown_path_without_failing(self, supervisor_cookie):
+        communicator, connected = await open_socket(supervisor_cookie, path="/ws/nothing")
         assert not connected
 
     @pytest.mark.asyncio

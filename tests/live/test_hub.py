@@ -27,7 +27,7 @@ from tests.live.test_consumers import ORIGIN, create_task, make_user, session_co
 
 async def open_sockets(cookie: str, count: int) -> list[WebsocketCommunicator]:
     sockets = []
-    headers = [(b"origin", ORIGIN.encode()), (b"cookie", f"sessionid={cookie}".encode())]
+    headers = [(b"host", b"testserver"), (b"origin", ORIGIN.encode()), (b"cookie", f"sessionid={cookie}".encode())]
     for _ in range(count):
         communicator = WebsocketCommunicator(application, "/ws/dashboard", headers=headers)
         connected, _ = await communicator.connect(timeout=5)
