@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from contacts.core import lifecycle
+from contacts.core import hints, lifecycle
 from contacts.core.lifecycle import Kind, Reason, Source, State, TransitionRefused
 from contacts.core.models import Contact
 
@@ -234,7 +234,7 @@ def release_due_slots(now: datetime) -> int:
 
 def route_after_commit(mrd_id: int) -> None:
     """Mark the MRD due for routing once the current transaction commits (a slot freed, an agent ready...)."""
-    transaction.on_commit(lambda: request_routing(mrd_id))
+    hints.after_commit(lambda: request_routing(mrd_id), f"routing of MRD {mrd_id}")
 
 
 def request_routing(mrd_id: int) -> bool:
@@ -264,7 +264,7 @@ def force_route_after_commit(mrd_id: int) -> None:
     """Send a routing message once the transaction commits, due or not (the sweep: a lost message is redone)."""
     from . import tasks
 
-    transaction.on_commit(lambda: tasks.route_mrd.delay(mrd_id))
+    hints.after_commit(lambda: tasks.route_mrd.delay(mrd_id), f"routing of MRD {mrd_id}")
 
 
 def mrds_worth_routing() -> set[int]:

@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from contacts.cce.models import CceSettings
-from contacts.core import lifecycle
+from contacts.core import hints, lifecycle
 from contacts.core.filters import ContactFilterForm, filter_contacts
 from contacts.core.lifecycle import CANCEL_SUCCEEDED, Kind, Source, State
 from contacts.core.models import Contact, Feed
@@ -128,21 +128,30 @@ def expected_failures(qs: QuerySet[Contact]) -> dict:
 def start(kind: str, filters: dict, *, user, comment: str = "", token: str | None = None) -> BulkJob:
     """Create the job (snapshotting what it may touch), audit it, and enqueue its runner after commit.
 
-    A `token` already used returns that job: a double-clicked confirm starts one job, not two.
+    A `token` already used returns that job: a double-clicked confirm starts one job, not two, also when
+    both clicks arrive at once (the token's unique index decides: the second insert waits for the first
+    and then finds its job). The runner's message is a hint: if it cannot be sent, `resume_bulk_jobs`
+    starts the job within seconds.
     """
     if token and (existing := BulkJob.objects.filter(token=token).first()):
         return existing
     now = timezone.now()
     with transaction.atomic():
-        job = BulkJob.objects.create(
-            kind=kind, user=user, username=user.get_username(), filters=filters, comment=comment,
-            token=token or uuid.uuid4().hex, total=targets(kind, filters, now).count(),
-            last_contact_id=Contact.objects.aggregate(m=Max("id"))["m"] or 0,
-            last_transition_id=broadcast.latest_transition_id(), created_at=now, heartbeat_at=now,
-        )
+        try:
+            with transaction.atomic():  # a savepoint: a lost race on the token rolls back only the insert
+                job = BulkJob.objects.create(
+                    kind=kind, user=user, username=user.get_username(), filters=filters, comment=comment,
+                    token=token or uuid.uuid4().hex, total=targets(kind, filters, now).count(),
+                    last_contact_id=Contact.objects.aggregate(m=Max("id"))["m"] or 0,
+                    last_transition_id=broadcast.latest_transition_id(), created_at=now, heartbeat_at=now,
+                )
+        except IntegrityError:
+            if token and (existing := BulkJob.objects.filter(token=token).first()):
+                return existing
+            raise
         AuditEntry.record(AuditAction.BULK_START, user=user, source=Source.DASHBOARD, job=job, comment=comment,
                           details={"kind": kind, "filters": filters, "total": job.total})
-        transaction.on_commit(lambda: run_bulk_job.delay(job.pk))
+        hints.after_commit(lambda: run_bulk_job.delay(job.pk), f"the runner of bulk job {job.pk}")
     return job
 
 
