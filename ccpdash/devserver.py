@@ -12,6 +12,7 @@ API (`manage.py simulate --gentle --forever`) unless DEMO_TRAFFIC=0.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -160,6 +161,21 @@ def run_tests(args: list[str]) -> int:
     return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=BASE_DIR, env=env).returncode
 
 
+def ensure_secret_key(path: Path | None = None) -> Path:
+    """This installation's development key (`var/secret_key`, or SECRET_KEY_FILE): random, written once,
+    readable by its owner only. The settings read it when SECRET_KEY is not set (ccpdash.settings)."""
+    path = path or Path(os.environ.get("SECRET_KEY_FILE") or BASE_DIR / "var" / "secret_key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another start wrote it just now
+            return path
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50) + "\n")
+    return path
+
+
 def _stop_on_sigterm(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -170,6 +186,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     mode, rest = argv[0], argv[1:]
+    ensure_secret_key()
     server = ensure_redis(prefer_embedded=mode == "test")
     try:
         return run_system() if mode == "run" else run_tests(rest)

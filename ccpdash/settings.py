@@ -120,13 +120,29 @@ def redis_url_from_env() -> str:
     return raw
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# The installation's own key, written once by `make run` / `make test` (ccpdash.devserver) for development;
+# production sets SECRET_KEY. There is no key in the repository to fall back on.
+SECRET_KEY_FILE = Path(os.environ.get("SECRET_KEY_FILE") or BASE_DIR / "var" / "secret_key")
+
+
+def secret_key_from_env() -> str:
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    try:
+        key = SECRET_KEY_FILE.read_text().strip()
+    except OSError:
+        key = ""
+    if not key:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set, and this installation has no key of its own ({SECRET_KEY_FILE}). Set "
+            "SECRET_KEY in production; `make run` or `make test` writes a random development key there."
+        )
+    return key
+
+
+SECRET_KEY = secret_key_from_env()
 DEBUG = env_bool("DEBUG", False)
-if not SECRET_KEY:
-    if not DEBUG and env_bool("REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
-    # Zero-setup default for development and tests; production sets SECRET_KEY.
-    SECRET_KEY = "ccpdash-insecure-development-key-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto, API `Location` and `refURL` must say
