@@ -28,6 +28,10 @@ MAX_VARIABLES = 100
 
 # Characters XML 1.0 cannot carry; also keeps NUL (refused by PostgreSQL) and lone surrogates out.
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Characters XML carries but a supervisor's screen must not get: DEL and the C1 controls (invisible, or
+# terminal escapes in a log), and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+# U+2066–U+2069), with which a name displays as another one ("Ada\u202eecilA"). Refused like the above.
+_SPOOFING_CHAR = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ def _check_text(sent: _Sent, limit: Limit, value: str) -> None:
 
 
 def _check_chars(sent: _Sent, data: str, value: str) -> None:
-    bad = _NOT_XML_CHAR.search(value)
+    bad = _NOT_XML_CHAR.search(value) or _SPOOFING_CHAR.search(value)
     if bad:
         sent.refuse(data, f"{data} contains a character that is not allowed (U+{ord(bad.group()):04X})")
 

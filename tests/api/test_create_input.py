@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from xml.sax.saxutils import escape
 
 import pytest
 from django.core.handlers.asgi import ASGIRequest
@@ -187,6 +188,18 @@ class BodySafetyTests:
     def test_it_takes_a_body_declaring_utf8_ascii_or_nothing(self, client, feeds, declaration):
         response = create(client, body=declaration + "\n" + TASK_XML)
         assert response.status_code == 201, response.content
+
+    @pytest.mark.parametrize("name", ["Ada\u202eecilA", "Ada\u2066x\u2069", "A\x85da", "Ada\x9b31m", "A\x7fda"])
+    def test_it_refuses_control_and_text_direction_characters_naming_the_field(self, client, feeds, name):
+        response = create(client, body=task_xml(**minimal_task(name=escape(name))))
+        assert response.status_code == 400
+        assert set(xml_errors(response)) == {("invalidInput", "name")}  # NEL is a line break too: two errors
+        assert not Contact.objects.exists()
+
+    def test_it_keeps_right_to_left_text_and_accents(self, client, feeds):
+        response = create(client, body=task_xml(**minimal_task(name="שלום Zoë")))
+        assert response.status_code == 201
+        assert Contact.objects.get().name == "שלום Zoë"
 
     @pytest.mark.parametrize("body", ["", "<Task>", "not xml", "<Task><name>a</name></Task><Task/>"])
     def test_it_refuses_a_body_that_is_not_xml(self, client, feeds, body):
