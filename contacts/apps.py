@@ -15,7 +15,7 @@ class ContactsConfig(AppConfig):
         from contacts.core import health, lifecycle, permissions
         from contacts.dashboard import snapshots
         from contacts.figures import tallies
-        from contacts.live import broadcast, hub
+        from contacts.live import access, broadcast, hub
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
@@ -25,6 +25,8 @@ class ContactsConfig(AppConfig):
         lifecycle.register_after_commit(followups.after_transition, batch=followups.after_transitions)
         # What the web processes' hubs push to every dashboard once a second.
         hub.register_snapshot_producer(snapshots.push_snapshots)
+        # An open socket is cut off the moment its user loses access (deactivated, removed from a group...).
+        access.connect()
         # post_migrate also fires after the flush that TransactionTestCase does between tests,
         # so the groups survive it without every test re-creating them.
         post_migrate.connect(permissions.ensure_role_groups_after_migrate, sender=self)

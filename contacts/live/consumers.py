@@ -7,7 +7,11 @@ sends all that wait as one WebSocket message, a JSON array of frames; when `LIVE
 wait, the browser has stopped reading and the outbox is replaced by one resync message.
 
 Close codes the page acts on: 4401 signed out (no session, or it expired or was logged out while
-the socket was open), 4403 signed in without `contacts.view_dashboard`. The socket is accepted
+the socket was open; the user deactivated, deleted or their password changed), 4403 signed in without
+`contacts.view_dashboard` (also when a group or permission is withdrawn while the socket is open). An
+open socket's access is checked again, from a fresh read of the session and the user, the moment a
+change to that user is broadcast (`contacts.live.access`) and at a heartbeat every
+SESSION_RECHECK_SECONDS (changes made past Django, such as a hand-edited row). The socket is accepted
 before it is closed with them, because a browser only sees a custom close code on an accepted
 socket (a refused handshake reads as 1006).
 """
@@ -22,7 +26,8 @@ from importlib import import_module
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
 
 from contacts.core.permissions import VIEW_DASHBOARD
 
@@ -107,36 +112,50 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs) -> None:
         """The page sends nothing the server needs; the socket is one-way."""
 
+    @property
+    def user_id(self) -> int | None:
+        return getattr(self.scope.get("user"), "pk", None)
+
     def heartbeat_seen(self) -> None:
         """A heartbeat went by: the moment to check, at most every SESSION_RECHECK_SECONDS, that the session
-        still stands (it can expire or be logged out while the socket stays open)."""
+        and the user's access still stand (a session can expire while the socket stays open)."""
         if time.monotonic() - self.session_checked_at < SESSION_RECHECK_SECONDS:
             return
+        self.check_access()
+
+    def check_access(self) -> None:
+        """Check now (the hub calls this when the user's access changed); frames wait until it is done."""
         if self.session_check is not None and not self.session_check.done():
             return
         self.session_checked_at = time.monotonic()
         self.session_confirmed.clear()
-        self.session_check = asyncio.create_task(self._close_if_signed_out())
+        self.session_check = asyncio.create_task(self._close_unless_allowed())
 
-    async def _close_if_signed_out(self) -> None:
+    async def _close_unless_allowed(self) -> None:
         try:
-            alive = await self.session_alive()
+            refusal = await self.access_refusal()
         except Exception:  # the database did not answer: keep the socket, check again at a later heartbeat
-            alive = True
-        if alive:
+            refusal = None
+        if refusal is None:
             self.session_confirmed.set()
             return
         if self.hub is not None:
             self.hub.discard(self)
         if self.writer is not None:
             self.writer.cancel()
-        await self.close(code=SIGNED_OUT)
+        await self.close(code=refusal)
 
     @database_sync_to_async
-    def session_alive(self) -> bool:
-        """The session still exists, is unexpired and still belongs to the user (a fresh read, not the scope's copy)."""
+    def access_refusal(self) -> int | None:
+        """From fresh reads, not the scope's copies: SIGNED_OUT unless the session still exists, is unexpired
+        and belongs to an active user whose password has not changed since; FORBIDDEN without the permission."""
         key = getattr(self.scope.get("session"), "session_key", None)
         if not key:
-            return False
+            return SIGNED_OUT
         store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
-        return store.get(SESSION_KEY) == str(self.scope["user"].pk)
+        if store.get(SESSION_KEY) != str(self.user_id):
+            return SIGNED_OUT
+        user = get_user_model().objects.filter(pk=self.user_id, is_active=True).first()
+        if user is None or not constant_time_compare(store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+            return SIGNED_OUT
+        return None if user.has_perm(VIEW_DASHBOARD) else FORBIDDEN

@@ -63,6 +63,8 @@ PRODUCERS_REMEMBERED = 10_000
 # Messages in one browser frame, at most; more waiting go in the next frame.
 BROWSER_FRAME_MAX = 2000
 REPORT_SECONDS = 60
+# A user's access changed (contacts.live.access): the hub has their sockets check it; no page sees it.
+ACCESS_CHANGED = "access.changed"
 PROBE_TYPE = "hub.probe"  # a hub's own message to itself through the group (start-up only)
 PROBE_TRIES, PROBE_SECONDS = 10, 0.5
 
@@ -109,6 +111,11 @@ class Subscriber(Protocol):
     def offer(self, text: str) -> None: ...
 
     def heartbeat_seen(self) -> None: ...
+
+    def check_access(self) -> None: ...
+
+    @property
+    def user_id(self) -> int | None: ...
 
 
 def encode(frame: dict) -> str:
@@ -214,6 +221,9 @@ class Hub:
             else:  # a message group_send'ed on its own, outside the sender
                 contents = [received]
             for message in contents:
+                if message.get("type") == ACCESS_CHANGED:  # for the sockets, not the pages
+                    self.access_changed(message.get("users"))
+                    continue
                 form = BROWSER_FORM.get(message.get("type"))
                 if form is not None:
                     messages.append(form(message))
@@ -236,6 +246,13 @@ class Hub:
         # A producer seen for the first time may have sent frames before this hub joined: those came
         # before any of this hub's sockets opened, and each page read them when it connected.
         return last is not None and seq != last + 1
+
+    def access_changed(self, users: list[int] | None) -> None:
+        """The access of `users` (None: of anyone) changed: their sockets check theirs now (contacts.live.access)."""
+        wanted = None if users is None else set(users)
+        for subscriber in list(self.subscribers):
+            if wanted is None or subscriber.user_id in wanted:
+                subscriber.check_access()
 
     def fan_out(self, messages: list[dict]) -> None:
         """Build one browser frame of `messages`, encode it once, and offer the text to every socket."""

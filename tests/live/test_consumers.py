@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import Client
@@ -189,6 +190,61 @@ class ConsumerTests:
         await sync_to_async(Session.objects.filter(session_key=supervisor_cookie).delete)()
         await sync_to_async(broadcast.send_heartbeat)()
         assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
+def revoke(change: str, username: str = "sup") -> None:
+    """Take the dashboard away from `username` one way or another, as an admin would while it watches."""
+    user = get_user_model().objects.get(username=username)
+    if change == "deactivate":
+        user.is_active = False
+        user.save()
+    elif change == "password":
+        user.set_password("changed")
+        user.save()
+    elif change == "group":
+        user.groups.clear()
+    elif change == "group permission":
+        Group.objects.get(name=roles.SUPERVISORS).permissions.clear()
+    elif change == "delete":
+        user.delete()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+class RevokedAccessTests:
+    """The socket closes when its user loses access while it is open, at once (no heartbeat needed), and
+    another user's socket stays open."""
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(("change", "code"), [("deactivate", 4401), ("password", 4401), ("delete", 4401),
+                                                  ("group", 4403), ("group permission", 4403)])
+    async def test_it_closes_the_socket_of_a_user_who_lost_access(self, django_user_model, change, code):
+        cookie = await sync_to_async(lambda: session_cookie(make_user(django_user_model, "sup", roles.SUPERVISORS)))()
+        other = await sync_to_async(lambda: session_cookie(make_user(django_user_model, "admin", roles.ADMINS)))()
+        watched, connected = await open_socket(cookie)
+        bystander, bystander_connected = await open_socket(other)
+        assert connected and bystander_connected
+        await sync_to_async(revoke)(change)
+        closed = await watched.receive_output(timeout=5)
+        while closed["type"] != "websocket.close":  # frames already on their way may come first
+            closed = await watched.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": code}
+        await sync_to_async(create_task)()
+        assert (await receive_message(bystander, timeout=5))["type"] == "event"  # still served
+        await bystander.disconnect()
+
+    @pytest.mark.asyncio
+    async def test_a_logout_in_another_tab_closes_the_socket_of_that_session(self, django_user_model):
+        user = await sync_to_async(make_user)(django_user_model, "sup", roles.SUPERVISORS)
+        client = await sync_to_async(Client)()
+        await sync_to_async(client.force_login)(user)
+        watched, connected = await open_socket(client.cookies["sessionid"].value)
+        assert connected
+        await sync_to_async(client.post)("/accounts/logout/")
+        closed = await watched.receive_output(timeout=5)
+        while closed["type"] != "websocket.close":
+            closed = await watched.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4401}
 
 
 @pytest.mark.django_db
