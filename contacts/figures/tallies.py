@@ -43,6 +43,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
@@ -61,9 +62,12 @@ KEY_FIELDS = ("mrd_id", "script_selector", "from_state", "from_reason", "to_stat
 # Minutes older than this are folded into their quarter of an hour; the charts read the last hour by minute.
 FOLD_AFTER = timedelta(minutes=90)
 QUARTER = timedelta(minutes=15)
-# Each fold rewrites the periods of this span before the current minute (later deltas to older periods
-# stay separate rows, summed like the others, until a rebuild).
-FOLD_SPAN = FOLD_AFTER + timedelta(minutes=60)
+# Each fold merges the delta rows of the last RECENT_SPAN's minutes, and folds into quarters the minutes
+# that crossed FOLD_AFTER within the last QUARTER_SPAN (beat may have been down meanwhile). A delta that
+# commits later than that stays a row of its own, summed like the others, until a rebuild; the spans are
+# short so a fold rewrites a few hundred rows, not hours of them.
+RECENT_SPAN = timedelta(minutes=10)
+QUARTER_SPAN = timedelta(hours=2)
 # A contact with no MRD of the configuration has no threshold of its own: the field's default applies.
 DEFAULT_THRESHOLD = MediaRoutingDomain._meta.get_field("service_level_seconds").default
 BATCH = 5000
@@ -154,11 +158,12 @@ def _append(counts: Counter[Key], model=MoveTally) -> None:
 
 
 def fold(now: datetime | None = None) -> None:
-    """Merge the delta rows of each period of the last FOLD_SPAN before the current minute into one row per
-    key, and the minutes older than FOLD_AFTER into their quarter of an hour."""
+    """Merge the delta rows of each recent minute into one row per key, and the minutes that became older than
+    FOLD_AFTER into their quarter of an hour."""
     now = now or timezone.now()
-    end = minute_of(now)
-    _fold_span(quarter_of(end - FOLD_SPAN), end, quarters_before=minute_of(now - FOLD_AFTER))
+    boundary = minute_of(now - FOLD_AFTER)
+    _fold_span(quarter_of(boundary - QUARTER_SPAN), boundary, quarters_before=boundary)
+    _fold_span(max(boundary, minute_of(now - RECENT_SPAN)), minute_of(now), quarters_before=boundary)
 
 
 def _fold_span(start: datetime, end: datetime, *, quarters_before: datetime, model=MoveTally) -> None:
@@ -191,10 +196,12 @@ def _fold_span(start: datetime, end: datetime, *, quarters_before: datetime, mod
 # --- rebuilding and checking -----------------------------------------------------------------------------
 
 
-def recount(start: datetime | None = None, end: datetime | None = None, *, apps=None) -> QuerySet:
-    """The tally of the transitions in [start, end) by minute and key, counted from the `Transition` rows.
+def recount(start: datetime | None = None, end: datetime | None = None, *, apps=None,
+            quarters_before: datetime | None = None) -> QuerySet:
+    """The tally of the transitions in [start, end) by period and key, counted from the `Transition` rows.
 
-    `apps`: a migration's historical app registry (its models), by default the current ones.
+    Periods are minutes, and on PostgreSQL quarters of an hour before `quarters_before` (as `fold` leaves
+    them). `apps`: a migration's historical app registry (its models), by default the current ones.
     """
     transitions = apps.get_model("contacts", "Transition") if apps else Transition
     moves = transitions.objects.exclude(from_state="")
@@ -204,7 +211,7 @@ def recount(start: datetime | None = None, end: datetime | None = None, *, apps=
         moves = moves.filter(created_at__lt=end)
     return (
         moves.annotate(
-            period=TruncMinute("created_at", tzinfo=UTC),
+            period=_period(transitions, quarters_before),
             mrd_id=F("contact__cce_mrd_id"),
             script_selector=F("contact__cce_script_selector"),
             in_threshold=_in_threshold(apps),
@@ -212,6 +219,19 @@ def recount(start: datetime | None = None, end: datetime | None = None, *, apps=
         .order_by()
         .values("period", *KEY_FIELDS)
         .annotate(n=Count("id"))
+    )
+
+
+def _period(transitions, quarters_before: datetime | None):
+    """SQL: the period a transition's move counts in (its minute; its quarter if before `quarters_before`)."""
+    if quarters_before is None or connection.vendor != "postgresql":
+        return TruncMinute("created_at", tzinfo=UTC)
+    column = f"{connection.ops.quote_name(transitions._meta.db_table)}.{connection.ops.quote_name('created_at')}"
+    return RawSQL(
+        f"CASE WHEN {column} < %s THEN date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00') "
+        f"ELSE date_trunc('minute', {column}) END",
+        [quarters_before],
+        output_field=DateTimeField(),
     )
 
 
@@ -282,17 +302,18 @@ def rebuild(start: datetime | None = None, end: datetime | None = None, *, apps=
             old = old.filter(period_start__lt=end)
         old.delete()
         batch: list[MoveTally] = []
-        for item in recount(start, end, apps=apps).iterator(chunk_size=BATCH):
+        quarters_before = minute_of(timezone.now() - FOLD_AFTER)
+        for item in recount(start, end, apps=apps, quarters_before=quarters_before).iterator(chunk_size=BATCH):
             fields = {name: item[name] if item[name] is not None else _blank(name) for name in KEY_FIELDS}
             batch.append(tallies(period_start=item["period"], **fields, count=item["n"]))
             if len(batch) >= BATCH:
                 written += len(tallies.objects.bulk_create(batch))
                 batch = []
         written += len(tallies.objects.bulk_create(batch))
-    now = timezone.now()
-    oldest = tallies.objects.order_by("period_start").values_list("period_start", flat=True).first()
-    if oldest is not None:
-        _fold_span(quarter_of(oldest), minute_of(now), quarters_before=minute_of(now - FOLD_AFTER), model=tallies)
+    if connection.vendor != "postgresql":  # the recount gave minutes only: fold the older ones into quarters
+        oldest = tallies.objects.order_by("period_start").values_list("period_start", flat=True).first()
+        if oldest is not None:
+            _fold_span(quarter_of(oldest), minute_of(timezone.now()), quarters_before=quarters_before, model=tallies)
     return written
 
 

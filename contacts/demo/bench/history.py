@@ -50,6 +50,7 @@ from contacts.core.lifecycle import (
 )
 from contacts.core.models import Contact, Transition
 from contacts.figures import tallies
+from contacts.figures.models import MoveTally
 
 from .. import seed
 
@@ -270,7 +271,7 @@ def _analyze() -> float:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
-            for table in GROWING_TABLES:
+            for table in (*GROWING_TABLES, MoveTally._meta.db_table):
                 cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(table)}")
         else:
             cursor.execute("ANALYZE")
