@@ -232,10 +232,12 @@ def grow_to(size: int, *, progress: Callable[[str], None] = print, seed_value: i
         plan(old, size, now), lambda done: progress(f"  {old + done:,} / {size:,} contacts"), bulk=bulk
     )
     _reset_sequences()
-    # The rows went straight to the tables, past the lifecycle's recorder: recount the figures' tallies.
+    analyzed = _analyze()
+    # The rows went straight to the tables, past the lifecycle's recorder: recount the figures' tallies
+    # (after ANALYZE: the recount's plan needs the new sizes), then the tallies' own statistics.
     tallies.rebuild()
-    filled = time.perf_counter() - started
-    analyze_seconds = _analyze()
+    filled = time.perf_counter() - started - analyzed
+    analyze_seconds = analyzed + _analyze()
     # Counted now, not as of the fill's start: past midnight, "today" no longer holds today's share.
     counts = table_counts()
     if counts["today"] != round(size * TODAY_SHARE):
