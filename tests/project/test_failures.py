@@ -326,3 +326,35 @@ class FailedServiceTests:
     def test_it_leaves_other_errors_to_the_500(self):
         assert failures.failed_service(ValueError("bug")) is None
         assert failures.failed_service(None) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+class KilledConnectionTests:
+    """A request whose PostgreSQL backend is terminated while it runs (a failover, an admin's
+    pg_terminate_backend): the API client gets `<ApiErrors>` 503 with Retry-After, nothing half-written."""
+
+    def test_an_api_create_whose_connection_is_killed_mid_request_answers_503(self, monkeypatch):
+        from contacts.core import lifecycle
+        from contacts.core.models import Contact, Feed, FeedType
+
+        Feed.objects.create(id=100, name="Web tasks", type=FeedType.TASK)
+        create = lifecycle.create
+
+        def killed_first(*args, **kwargs):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pid = cursor.fetchone()[0]
+            with psycopg.connect(dbname=connection.settings_dict["NAME"], host="127.0.0.1",
+                                 user=connection.settings_dict["USER"] or "postgres", autocommit=True) as other:
+                other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            return create(*args, **kwargs)
+
+        monkeypatch.setattr(lifecycle, "create", killed_first)
+        response = Client().post("/ccp/rest/task/feed/100", TASK, content_type="application/xml")
+        assert response.status_code == 503
+        assert response["Retry-After"] == str(settings.RETRY_AFTER_SECONDS)
+        assert ElementTree.fromstring(response.content).findtext(".//ErrorType") == failures.UNAVAILABLE
+        monkeypatch.setattr(lifecycle, "create", create)
+        connections.close_all()
+        assert not Contact.objects.exists()
