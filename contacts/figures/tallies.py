@@ -128,6 +128,7 @@ def _key(row: Transition, group: tuple[int | None, str], waited: timedelta | Non
 
 def _rehomed(row: Transition, old: tuple, new: tuple, thresholds: dict) -> Counter[Key]:
     """The contact's earlier tallied moves taken out of its old group and put in its new one."""
+    thresholds = thresholds or _thresholds()  # its earlier answers are judged as they were: by their MRD's
     moved: Counter[Key] = Counter()
     entered = None
     for earlier in Transition.objects.filter(contact_id=row.contact_id, id__lt=row.pk).order_by("id"):
