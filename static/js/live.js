@@ -300,6 +300,7 @@ export function startLive({ apply, contact = "", seen = [], onHeartbeat = () => 
   // Merged, not replaced: other modules hang their own entry points here (resubmit.js: ccpdash.resubmit).
   window.ccpdash = Object.assign(window.ccpdash || {}, {
     closeSocket(holdMs = 0) {
+      if (stopped) return; // already told why (signed out, no permission): nothing to reconnect
       holdUntil = Date.now() + holdMs;
       setStatus("reconnecting");
       if (socket) socket.close();
