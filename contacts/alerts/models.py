@@ -90,10 +90,17 @@ class AlertAcknowledgement(models.Model):
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     at = models.DateTimeField(default=timezone.now)
+    # When the acknowledged alert happened (its transition's `created_at`, its queue alert's `raised_at`),
+    # copied here so the top bar's count of unacknowledged alerts on every page is two index counts
+    # (alerts of the horizon minus acknowledgements of alerts of the horizon), never a join per alert.
+    alert_at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]
         permissions = [("acknowledge_alert", "Can acknowledge alerts")]
+        indexes = [
+            models.Index(fields=["alert_at"], condition=Q(transition__isnull=False), name="ack_discard_alert_at_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(transition__isnull=False, queue_alert__isnull=True)

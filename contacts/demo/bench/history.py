@@ -357,8 +357,8 @@ WHERE n.id BETWEEN %(low)s AND %(high)s
 ORDER BY s.started
 """
 ACKNOWLEDGEMENTS = """
-INSERT INTO contacts_alertacknowledgement (transition_id, queue_alert_id, user_id, at)
-SELECT t.id, NULL, %(user_id)s, LEAST(%(now)s, t.created_at + make_interval(secs => 60 + random() * 1740))
+INSERT INTO contacts_alertacknowledgement (transition_id, queue_alert_id, user_id, at, alert_at)
+SELECT t.id, NULL, %(user_id)s, LEAST(%(now)s, t.created_at + make_interval(secs => 60 + random() * 1740)), t.created_at
 FROM contacts_transition t
 WHERE t.contact_id BETWEEN %(low)s AND %(high)s AND t.to_state = 'discarded' AND t.to_reason = ANY(%(errors)s)
   AND t.created_at < %(now)s - interval '1 hour' AND random() < %(share)s
@@ -557,7 +557,8 @@ class _PythonFill:
         cutoff = self.now - timedelta(hours=1)
         return [
             {"id": self.take_id(AlertAcknowledgement), "transition_id": row["id"], "user_id": self.user_id,
-             "at": min(self.now, row["created_at"] + timedelta(seconds=self.rng.uniform(60, 1800)))}
+             "at": min(self.now, row["created_at"] + timedelta(seconds=self.rng.uniform(60, 1800))),
+             "alert_at": row["created_at"]}
             for row in moves
             if row["to_state"] == State.DISCARDED and row["to_reason"] in ERROR_CODES and row["created_at"] < cutoff
             and self.rng.random() < ACKNOWLEDGED_SHARE
