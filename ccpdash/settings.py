@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -149,6 +150,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 # https; only turn this on when the proxy always sets (and overwrites) that header.
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front append to X-Forwarded-For; the throttles then count the address the outermost of them
+# saw (ccpdash.throttling.client_address). 0: the header is ignored, as a client can send anything in it.
+TRUST_X_FORWARDED_FOR = env_int("TRUST_X_FORWARDED_FOR", 0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Production hardening (README "Production settings"): off by default, so `make run` works over http ---
@@ -183,6 +187,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "corsheaders",
     "channels",
+    "axes",
     "contacts",
 ]
 
@@ -191,12 +196,16 @@ MIDDLEWARE = [
     "ccpdash.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Inside CORS, so a browser client can read a 429 and its Retry-After; before the session is read.
+    "contacts.api.middleware.ApiRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login that django-axes refused into the lockout page (ccpdash.throttling.locked_out).
+    "axes.middleware.AxesMiddleware",
     # Innermost, so a view's "service unavailable" (no database connection in time) becomes a 503 before
     # anything else sees it; what a middleware raises goes to handler500, the same module's server_error.
     "ccpdash.failures.FailureMiddleware",
@@ -314,6 +323,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# --- Throttling (README "Throttling") ---
+AUTHENTICATION_BACKENDS = [
+    # First: a locked-out username or client is refused before any password is checked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins are AccessAttempt rows in the database, so every process sees one count. A username is locked after
+# this many failures from any clients, and a client address after this many with any usernames; wrong feed tokens
+# have the same limit and cool-off, counted in Redis apart from the logins (contacts.api.throttle).
+AXES_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_number("AUTH_COOLOFF_SECONDS", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "ccpdash.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "ccpdash.throttling.locked_out"
+# A success must not clear the count: it would clear its client address's, the other usernames tried from there too.
+AXES_RESET_ON_SUCCESS = False
+# No login history: axes would keep a row per login for ever, and nothing here purges it.
+AXES_DISABLE_ACCESS_LOG = True
+# The API abuse guard: requests a minute per client on the CCP API's paths (contacts.api.middleware); 0 turns it off,
+# as by default, so CCP clients keep the contract's behaviour at any rate and the benchmark is not throttled.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 0)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -351,7 +382,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: its failures and lockouts are warnings; its two lines of chatter per failed login are not worth keeping.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- CCP API ---

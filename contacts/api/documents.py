@@ -10,6 +10,8 @@ from contacts.core.lifecycle import Kind, State
 from contacts.core.models import Contact
 
 INVALID_INPUT = "invalidInput"
+# 429, with Retry-After: too many wrong feed tokens, or over the abuse guard's rate (contacts.api.throttle).
+TOO_MANY_REQUESTS = "tooManyRequests"
 
 
 XML_CONTENT_TYPE = "application/xml"

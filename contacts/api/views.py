@@ -25,12 +25,13 @@ from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from ccpdash.throttling import client_address
 from contacts.core import lifecycle
 from contacts.core.lifecycle import CANCEL_REQUESTED, Kind, Source, State
 from contacts.core.models import Contact, Feed
 from contacts.workflows import actions
 
-from . import documents, payloads
+from . import documents, payloads, throttle
 from .documents import ApiError
 
 _CONTACT_ID = re.compile(r"[0-9A-Fa-f]{32}")
@@ -59,13 +60,18 @@ def answers_refusals(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         try:
             return view(request, *args, **kwargs)
         except Refusal as refused:
-            body, content_type = documents.render_errors(refused.errors, wants_json(request))
-            response = HttpResponse(body, status=refused.status, content_type=content_type)
-            for name, value in refused.headers.items():
-                response[name] = value
-            return response
+            return refused_answer(request, refused)
 
     return wrapper
+
+
+def refused_answer(request: HttpRequest, refused: Refusal) -> HttpResponse:
+    """The ApiErrors document of `refused`, XML or JSON as the request negotiated, with its status and headers."""
+    body, content_type = documents.render_errors(refused.errors, wants_json(request))
+    response = HttpResponse(body, status=refused.status, content_type=content_type)
+    for name, value in refused.headers.items():
+        response[name] = value
+    return response
 
 
 # --- views ---------------------------------------------------------------------------------------
@@ -203,16 +209,30 @@ def _contact(contact_id: str, kind: str | None) -> Contact:
 
 
 def _authorize(request: HttpRequest, feed: Feed) -> None:
-    """A feed with a token requires `Authorization: Bearer <token>`; feeds without one are open, as in CCP."""
+    """A feed with a token requires `Authorization: Bearer <token>`; feeds without one are open, as in CCP.
+
+    A wrong token counts against the client (contacts.api.throttle); a client locked out is answered 429 before
+    its token is looked at. A missing token is a client's configuration, not a guess, and is not counted.
+    """
     if not feed.api_token:
         return
+    client = client_address(request)
+    if wait := throttle.token_lockout(client):
+        raise _too_many_wrong_tokens(wait)
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise refusal(401, "unauthorized", "Authorization", "this feed requires 'Authorization: Bearer <token>'",
                       **{"WWW-Authenticate": 'Bearer realm="ccpdash"'})
     if not hmac.compare_digest(token.strip().encode(), feed.api_token.encode()):
+        if wait := throttle.count_wrong_token(client):
+            raise _too_many_wrong_tokens(wait)
         raise refusal(401, "unauthorized", "Authorization", "the bearer token is not valid for this feed",
                       **{"WWW-Authenticate": 'Bearer realm="ccpdash", error="invalid_token"'})
+
+
+def _too_many_wrong_tokens(wait: int) -> Refusal:
+    message = f"too many wrong bearer tokens from this client; retry after {wait} seconds"
+    return refusal(429, documents.TOO_MANY_REQUESTS, "Authorization", message, **{"Retry-After": str(wait)})
 
 
 def _body(request: HttpRequest) -> bytes:

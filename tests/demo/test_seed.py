@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from contacts.core.models import Feed
 
@@ -13,9 +14,11 @@ from contacts.core.models import Feed
 class SeedDemoTests:
     def test_it_creates_the_three_demo_logins_with_their_roles(self):
         call_command("seed_demo")
-        superuser = authenticate(username="superuser", password="superuser")
-        admin = authenticate(username="admin", password="admin")
-        supervisor = authenticate(username="supervisor", password="supervisor")
+        # The login throttle (django-axes) needs each authentication's request: it counts failures by client.
+        request = RequestFactory().post("/accounts/login/")
+        superuser = authenticate(request, username="superuser", password="superuser")
+        admin = authenticate(request, username="admin", password="admin")
+        supervisor = authenticate(request, username="supervisor", password="supervisor")
         assert superuser.is_superuser
         assert admin.has_perm("contacts.manage_contacts") and admin.is_staff
         assert supervisor.has_perm("contacts.view_dashboard")
