@@ -106,6 +106,8 @@ def run_system() -> int:
     (BASE_DIR / "staticfiles").mkdir(exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo")
+    # Before any process writes its metrics' files: what the last run's processes counted is not this run's.
+    manage("clear_metrics", "-v", "0")
     commands = {
         "web": processes.web(host, port, access_log=BASE_DIR / "var" / "access.log"),
         "worker": processes.worker(concurrency=2),

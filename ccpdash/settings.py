@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -157,8 +158,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Production hardening (README "Production settings"): off by default, so `make run` works over http ---
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-# The health check of a load balancer speaks plain http to the process.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The health check of a load balancer speaks plain http to the process, and so does a scraper that reads
+# each host's web process directly (README "Metrics").
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
@@ -195,6 +197,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ccpdash.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Below WhiteNoise (static files are not requests worth counting), above everything else it times.
+    "contacts.metrics.middleware.RequestMetricsMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Inside CORS, so a browser client can read a 429 and its Retry-After; before the session is read.
     "contacts.api.middleware.ApiRateLimitMiddleware",
@@ -484,3 +488,28 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 30)
 WORKFLOWS_BULK_SHARE = env_number("WORKFLOWS_BULK_SHARE", 0.5)
 if not 0 < WORKFLOWS_BULK_SHARE <= 1:
     raise ImproperlyConfigured(f"WORKFLOWS_BULK_SHARE must be above 0 and at most 1 (got {WORKFLOWS_BULK_SHARE})")
+
+# --- Metrics (README "Metrics") ---
+# /metrics answers a scraper that presents METRICS_TOKEN as a bearer token, or that connects from one of
+# METRICS_ALLOWED_NETWORKS (CIDRs, comma-separated); with neither set it answers nobody (contacts.metrics.views).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must list networks like 10.0.0.0/8 or ::1/128 (got {item!r})") from None
+    return networks
+
+
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
+# The per-process instruments (requests, latencies, sockets, transitions) live in files here, one set per
+# process, and a scrape of any web process sums those of every process of the host, so all of a host's
+# processes must share the directory. prometheus-client reads the variable when it is first imported,
+# which is after these settings in every process (contacts.metrics.instruments).
+PROMETHEUS_MULTIPROC_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or BASE_DIR / "var" / "prometheus")
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)

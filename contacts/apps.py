@@ -16,6 +16,7 @@ class ContactsConfig(AppConfig):
         from contacts.dashboard import snapshots
         from contacts.figures import tallies
         from contacts.live import access, broadcast, hub
+        from contacts.metrics import instruments
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
@@ -23,6 +24,8 @@ class ContactsConfig(AppConfig):
         lifecycle.register_recorder(tallies.record)
         lifecycle.register_after_commit(broadcast.after_transition)
         lifecycle.register_after_commit(followups.after_transition, batch=followups.after_transitions)
+        # Counted after commit, so a rolled-back move never shows in ccpdash_transitions_total.
+        lifecycle.register_after_commit(instruments.count_transition, batch=instruments.count_transitions)
         # What the web processes' hubs push to every dashboard once a second.
         hub.register_snapshot_producer(snapshots.push_snapshots)
         # An open socket is cut off the moment its user loses access (deactivated, removed from a group...).

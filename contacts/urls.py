@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("contacts.live.urls")),
     path("", include("contacts.alerts.urls")),
     path("", include("contacts.workflows.urls")),
+    path("", include("contacts.metrics.urls")),
     path("healthz", health.healthz, name="contacts-healthz"),
 ]

@@ -1,11 +1,19 @@
 """Settings for the test suite: the project's settings with a private Redis namespace per run."""
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 
 # Set before the project settings read it, and inherited by the workers tests start, so a
 # `make run` on the same Redis never takes a test's tasks or hears its broadcasts.
 os.environ.setdefault("REDIS_PREFIX", f"ccpdash-test-{uuid.uuid4().hex[:8]}")
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    # The same for the per-process metrics' files: a test never counts what a `make run` served, and the
+    # workers a test starts count into the run's directory. The process that made it removes it at exit.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ccpdash-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from ccpdash.settings import *  # noqa: E402,F403
 from ccpdash.settings import DATABASES  # noqa: E402

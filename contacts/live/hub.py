@@ -51,6 +51,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from contacts.core.health import redis_client
+from contacts.metrics import instruments
 
 from .broadcast import DASHBOARD_GROUP
 from .sender import FRAME_TYPE
@@ -169,9 +170,14 @@ class Hub:
         log.info("live hub %s joined group %s", self.channel, self.group)
 
     def add(self, subscriber: Subscriber) -> None:
+        if subscriber not in self.subscribers:
+            instruments.OPEN_SOCKETS.inc()
         self.subscribers.add(subscriber)
 
     def discard(self, subscriber: Subscriber) -> None:
+        # A socket closed for lost access is discarded again by its disconnect: count it once.
+        if subscriber in self.subscribers:
+            instruments.OPEN_SOCKETS.dec()
         self.subscribers.discard(subscriber)
 
     async def _receive(self) -> None:

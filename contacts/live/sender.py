@@ -37,6 +37,8 @@ import uuid
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from contacts.metrics import instruments
+
 log = logging.getLogger(__name__)
 
 # Messages waiting to be sent, at most: past this Redis is not keeping up at all, and what is dropped
@@ -46,6 +48,8 @@ EXIT_FLUSH_SECONDS = 2.0
 # Messages in one frame, at most: a burst is sent as several frames of this size rather than one huge one.
 FRAME_MAX = 500
 FRAME_TYPE = "live.frame"
+# A queued message: (group, message, due, put_at), times by time.monotonic().
+Waiting = tuple[str, dict, float, float]
 
 
 def producer_name() -> str:
@@ -69,9 +73,10 @@ class Sender:
     def put(self, group: str, message: dict) -> bool:
         """Queue one message; False (logged) if the queue is full. Never blocks."""
         # The benchmark's probe delays every message from the moment it is put (tests/demo/test_benchmark.py).
-        due = time.monotonic() + settings.BROADCAST_DELAY_SECONDS
+        put_at = time.monotonic()
+        due = put_at + settings.BROADCAST_DELAY_SECONDS
         try:
-            self.waiting.put_nowait((group, message, due))
+            self.waiting.put_nowait((group, message, due, put_at))
         except queue.Full:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -103,9 +108,9 @@ class Sender:
                 for _ in batch:
                     self.waiting.task_done()
 
-    def _take_due(self, limit: int) -> list[tuple[str, dict, float]]:
+    def _take_due(self, limit: int) -> list[Waiting]:
         """What else is waiting and due now, without waiting for more."""
-        taken: list[tuple[str, dict, float]] = []
+        taken: list[Waiting] = []
         now = time.monotonic()
         while len(taken) < limit:
             try:
@@ -118,23 +123,31 @@ class Sender:
                 now = time.monotonic()
         return taken
 
-    async def _send_frames(self, batch: list[tuple[str, dict, float]]) -> None:
-        by_group: dict[str, list[dict]] = {}
-        for group, message, _ in batch:
-            by_group.setdefault(group, []).append(message)
-        for group, messages in by_group.items():
+    async def _send_frames(self, batch: list[Waiting]) -> None:
+        by_group: dict[str, list[Waiting]] = {}
+        for item in batch:
+            by_group.setdefault(item[0], []).append(item)
+        for group, items in by_group.items():
             seq = self.sequences[group] = self.sequences.get(group, 0) + 1
-            await self._send(group, {"type": FRAME_TYPE, "producer": self.producer, "seq": seq, "messages": messages})
+            messages = [message for _, message, _, _ in items]
+            if await self._send(group, {"type": FRAME_TYPE, "producer": self.producer, "seq": seq,
+                                        "messages": messages}):
+                sent_at = time.monotonic()
+                for _, message, _, put_at in items:
+                    instruments.BROADCAST_SECONDS.labels(message.get("type", "")).observe(sent_at - put_at)
 
     @staticmethod
-    async def _send(group: str, message: dict) -> None:
+    async def _send(group: str, message: dict) -> bool:
+        """True once the channel layer took the frame."""
         layer = get_channel_layer()
         if layer is None:
-            return
+            return False
         try:
             await layer.group_send(group, message)
         except Exception:
             log.warning("broadcast to %s failed; dashboards will resync", group, exc_info=True)
+            return False
+        return True
 
 
 _sender: Sender | None = None
