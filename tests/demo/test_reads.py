@@ -24,7 +24,7 @@ from contacts.demo.bench import reads
 from tests.conftest import on_postgresql
 
 SIZES = [50, 120]
-READS = {"home", "overview", "list", "list_reason", "search", "detail", "events"}
+READS = {"home", "overview", "list", "list_reason", "search", "detail", "events", "metrics"}
 
 
 @pytest.fixture
@@ -103,6 +103,13 @@ class ReadsRunTests:
         for name, by_size in results["explained"].items():
             assert set(by_size) == {str(size) for size in SIZES}, name
             assert all(totals["buffers"] > 0 and totals["ms"] > 0 for totals in by_size.values()), name
+
+    @pytest.mark.postgres
+    def test_it_measures_the_database_and_each_growing_tables_size_at_each_size(self, results):
+        smaller, larger = (results["fill"][str(size)]["bytes"] for size in SIZES)
+        assert set(larger) == {"database", *reads.EXPLAINED_TABLES}
+        assert all(stored > 0 for stored in larger.values())
+        assert larger["contacts_contact"] >= smaller["contacts_contact"]
 
     @pytest.mark.postgres
     def test_it_explains_the_sql_each_read_ran(self, results):

@@ -5,7 +5,8 @@ default database, then GETs what a supervisor's screens read through the whole D
 in as the demo supervisor, and returns JSON-ready figures:
 
     database, sizes   the vendor; the sizes, ascending
-    fill              {size: {seconds, analyze_seconds, contacts, transitions, today, in_play}}
+    fill              {size: {seconds, analyze_seconds, contacts, transitions, today, in_play, bytes (PostgreSQL:
+                      on disk, the database's and each growing table's with its indexes)}}
     reads             {read: {size: {ms (median of `repeat` GETs after a warm-up), min_ms, queries, sql_ms, status}}}
     ratios            {read: ms at the largest size / ms at the smallest}
     export            {size: {status, rows, peak_bytes (tracemalloc), seconds}}; export_peak_bytes {size: bytes}
@@ -17,6 +18,7 @@ in as the demo supervisor, and returns JSON-ready figures:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import statistics
 import time
@@ -28,7 +30,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Max
 from django.test import AsyncClient, Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from contacts.core.formats import midnight
@@ -43,6 +45,8 @@ from .. import seed
 from .history import GROWING_TABLES, grow_to
 
 REPEAT = 7  # timed GETs per read; the median is reported
+# The test client's address, allowed to scrape /metrics during the reads.
+SCRAPER_NETWORKS = [ipaddress.ip_network("127.0.0.1/32")]
 
 
 # --- measuring ----------------------------------------------------------------------------------------------
@@ -61,6 +65,8 @@ def read_urls() -> dict[str, str]:
         "search": "/contacts/?q=Order+4711",
         "detail": f"/contacts/{contact.public_id}",
         "events": f"/events?after={max(0, newest - 200)}",
+        # A Prometheus scrape (contacts.metrics): served to the benchmark's client by SCRAPER_NETWORKS.
+        "metrics": "/metrics",
     }
 
 
@@ -113,6 +119,18 @@ def explain(sqls: list[str]) -> list[str]:
     return plans
 
 
+def stored_bytes() -> dict[str, int]:
+    """PostgreSQL: the bytes on disk of each growing table and of the tallies, with their indexes and TOAST, and
+    of the whole database ("database"), for the operating guide's size per million contacts."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_database_size(current_database())")
+        sizes = {"database": cursor.fetchone()[0]}
+        for table in EXPLAINED_TABLES:
+            cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
+            sizes[table] = cursor.fetchone()[0]
+    return sizes
+
+
 def sequential_scans(plans: list[str]) -> list[str]:
     """The growing tables the plans read whole."""
     scanned = {table for plan in plans for table in re.findall(r"Seq Scan on (\w+)", plan)}
@@ -157,6 +175,7 @@ def export_figures(user) -> dict:
     return async_to_sync(drain)()
 
 
+@override_settings(METRICS_ALLOWED_NETWORKS=SCRAPER_NETWORKS)
 def run(sizes: list[int], *, progress: Callable[[str], None], repeat: int = REPEAT,
         export_up_to: int | None = None) -> dict:
     """Grow the table to each size in turn and measure every read there; JSON-ready figures.
@@ -176,6 +195,8 @@ def run(sizes: list[int], *, progress: Callable[[str], None], repeat: int = REPE
     for size in sizes:
         progress(f"filling the table to {size:,} contacts…")
         fill = results["fill"][str(size)] = grow_to(size, progress=progress)
+        if connection.vendor == "postgresql":
+            fill["bytes"] = stored_bytes()
         progress(f"  {fill['seconds']} s (+ {fill['analyze_seconds']} s ANALYZE); timing the reads…")
         day = midnight(timezone.now())
         for name, url in read_urls().items():

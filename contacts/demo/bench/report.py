@@ -215,6 +215,11 @@ def _sized_read_figures(reads: dict) -> list[dict]:
                                                                       _read_ms(by_size, smallest))))
         queries = (by_size.get(sizes[-1]) or {}).get("queries")
         out.append(figure(READS_SCENARIO, f"{name}: queries at {int(sizes[-1]):,} contacts", queries))
+    for size in sizes:
+        stored = ((reads.get("fill") or {}).get(size) or {}).get("bytes")
+        if stored:  # PostgreSQL only
+            out.append(figure(READS_SCENARIO, f"database size at {int(size):,} contacts", round(
+                stored["database"] / 2**20, 1), "MB"))
     peaks = reads.get("export_peak_bytes") or {}
 
     def mb(size: str):
