@@ -6,10 +6,13 @@ or handed to a bulk job, and each of those means exactly the same contacts.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from .lifecycle import Kind, Reason, State
@@ -64,7 +67,44 @@ def filter_contacts(filters: dict, now: datetime | None = None) -> QuerySet:
     if filters.get("window"):
         qs = qs.filter(created_at__gte=(now or timezone.now()) - filters["window"])
     if filters.get("q"):
-        text = filters["q"]
-        # icontains matches the trigram indexes of migration 0002 on PostgreSQL.
-        qs = qs.filter(Q(name__icontains=text) | Q(title__icontains=text) | Q(public_id__icontains=text))
+        qs = qs.filter(text_search(filters["q"]))
     return qs
+
+
+SEARCHED_FIELDS = ("name", "title", "public_id")  # public_id last: SEARCHED_FIELDS[:2] are the free texts
+PUBLIC_ID_PART = re.compile(r"[0-9A-Fa-f]{1,32}")
+# pg_trgm finds nothing to look up in a word shorter than a trigram, and then reads its whole index.
+TRIGRAM = 3
+
+
+def text_search(text: str) -> Q:
+    """Contacts whose name, title or public id contains `text`, case-insensitively, found by the trigram indexes.
+
+    `icontains` compiles to `UPPER(col) LIKE UPPER('%text%')`, the expression of migration 0002's trigram indexes.
+    For a text of several words the index is asked for one of them only (`index_word`), and the whole text is
+    checked on the rows it finds, with a `STRPOS` the index cannot take: a GIN index reads the whole posting list
+    of every trigram it is asked for, and a common word ("order", in half of all titles) made "Order 4711" read
+    646 index pages at a million contacts (8 ms) where "4711" alone reads 139 (1 ms). The answer is the same:
+    every row containing the text contains each of its words.
+    """
+    # A public id is 32 hex digits: a text with anything else in it cannot be part of one, and asking the id's
+    # index anyway fetches every contact whose id happens to contain a hex word of it ("4711": 480 at 1M).
+    fields = SEARCHED_FIELDS if PUBLIC_ID_PART.fullmatch(text) else SEARCHED_FIELDS[:2]
+    word = index_word(text)
+    found = Q()
+    for field in fields:
+        if word == text:
+            found |= Q(**{f"{field}__icontains": text})
+        else:
+            found |= Q(**{f"{field}__icontains": word}) & Q(GreaterThan(StrIndex(Upper(field), Upper(Value(text))), 0))
+    return found
+
+
+def index_word(text: str) -> str:
+    """The word of `text` the index is asked for: the likeliest to be rare. A word with digits (an order number, a
+    phone number, an id) before one without, then the longest; `text` itself when it is one word, or when no word
+    is as long as a trigram."""
+    words = [word for word in text.split() if len(word) >= TRIGRAM]
+    if len(text.split()) <= 1 or not words:
+        return text
+    return max(words, key=lambda word: (any(char.isdigit() for char in word), len(word)))

@@ -202,7 +202,7 @@ class ReadPlanTests:
         scanned = []
         tables = (Contact._meta.db_table, Transition._meta.db_table, MoveTally._meta.db_table)
         for url in ("/", "/overview", "/contacts/", "/contacts/?state=discarded", "/contacts/?q=Order",
-                    "/alerts/charts"):
+                    "/contacts/?q=Order+4711", "/alerts/charts"):
             with CaptureQueriesContext(connection) as captured:
                 assert grown.get(url).status_code == 200, url
             with connection.cursor() as cursor:
