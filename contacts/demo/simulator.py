@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import Message
 from xml.etree.ElementTree import Element, SubElement, tostring
 
 from defusedxml.ElementTree import fromstring
@@ -133,14 +134,16 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
-    def _call(self, method: str, url: str, body: bytes | None = None) -> tuple[int, dict, bytes]:
+    def _call(self, method: str, url: str, body: bytes | None = None) -> tuple[int, Message, bytes]:
+        """(status, headers, body). The headers are looked up case-insensitively, as HTTP's names are: the web
+        server (Granian) sends them in lower case ("location")."""
         headers = {"Content-Type": "application/xml"} if body is not None else {}
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
+            return error.code, error.headers, error.read()
 
     def create(self, contact: PlannedContact) -> tuple[int, str]:
         path = "task" if contact.kind == "task" else "callback"
