@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse, HttpResponseBadRequest
 
 # Request line and headers as browsers and proxies size them: nginx, Apache and Tomcat stop at 8 KB per
 # line; a CCP client with more to send POSTs a body (≤ 1 MB) instead of a query string.
@@ -127,9 +129,37 @@ async def _answer(send, status: int) -> None:
     await send({"type": "http.response.body", "body": text})
 
 
+class DjangoHandler(ASGIHandler):
+    """Django's ASGI handler, answering 400 to a request Django cannot even build.
+
+    Django 5.2 raises ValueError while reading a Content-Type whose RFC 2231 parameter names an unknown charset
+    (`a*=x''y`), before any middleware or handler500 runs: the server would answer 500 (and log a traceback).
+    """
+
+    def create_request(self, scope, body_file):
+        try:
+            return super().create_request(scope, body_file)
+        except ValueError:
+            return None, _unreadable_request(scope["path"])
+
+
+def _unreadable_request(path: str) -> HttpResponse:
+    """400: an `<ApiErrors>` document on the CCP API's paths, as every refusal there is; plain text elsewhere."""
+    from ccpdash.failures import API_PREFIXES
+    from contacts.api import documents
+
+    message = "the Content-Type header cannot be read"
+    if not path.startswith(API_PREFIXES):
+        return HttpResponseBadRequest(f"Bad Request: {message}\n", content_type="text/plain; charset=utf-8")
+    error = documents.ApiError(documents.INVALID_INPUT, "Content-Type", message)
+    body, content_type = documents.render_errors([error], as_json=False)
+    return HttpResponse(body, status=400, content_type=content_type)
+
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ccpdash.settings")
-# Django must be set up before anything imports models, so the consumers come after this line.
-django_asgi_app = get_asgi_application()
+# Django must be set up before anything imports models, so the consumers come after these lines.
+django.setup(set_prefix=False)  # as get_asgi_application() does
+django_asgi_app = DjangoHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

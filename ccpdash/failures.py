@@ -10,6 +10,9 @@ templates/errors/503.html, a static page that needs neither the database nor a s
   process_exception then, it calls `handler500` (`server_error`) inside its `except` block, so
   `sys.exc_info()` still names the exception (under ASGI asgiref carries it into the handler's thread).
   With DEBUG on Django shows its debug page instead.
+
+`page_not_found()` is handler404, split the same way: under the API's paths a 404 is `<ApiErrors>` notFound, also
+for a path no route matches (an id with a '/' in it), so a CCP client always gets the document it can read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template import loader
 from django.utils.cache import add_never_cache_headers
 from django.utils.deprecation import MiddlewareMixin
+from django.views import defaults
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from contacts.api import documents
@@ -88,6 +92,15 @@ def server_error(request: HttpRequest) -> HttpResponse:
         body, content_type = documents.render_errors([error], wants_json(request))
         return HttpResponse(body, status=500, content_type=content_type)
     return _static_page("errors/500.html", 500)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: `<ApiErrors>` notFound on the CCP API's paths, Django's page everywhere else."""
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    error = documents.ApiError("notFound", "path", "there is no such resource here")
+    body, content_type = documents.render_errors([error], wants_json(request))
+    return HttpResponse(body, status=404, content_type=content_type)
 
 
 def _static_page(template: str, status: int, **context: object) -> HttpResponse:

@@ -11,3 +11,5 @@ urlpatterns = [
 
 # What a middleware raises reaches only this handler: an outage (no database connection in time) is a 503.
 handler500 = "ccpdash.failures.server_error"
+# The CCP API's paths answer <ApiErrors> for a path no route matches, as for an unknown id.
+handler404 = "ccpdash.failures.page_not_found"

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from contacts.core.permissions import ACKNOWLEDGE_ALERT, dashboard_json, json_action
@@ -93,7 +92,8 @@ def acknowledge(request: HttpRequest) -> HttpResponse:
     if "application/json" not in request.headers.get("Accept", ""):
         target = data["next"] or "/#alerts"
         safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
-        return redirect(target if safe else "/#alerts")
+        # A URL, never a view name: redirect() would look `next` up as one and fail on any other word.
+        return HttpResponseRedirect(target if safe else "/#alerts")
     body = {"acks": [ack_json(ack) for ack in acks], "unacknowledged": alert_feed.unacknowledged()}
     return JsonResponse(body)
 

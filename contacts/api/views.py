@@ -175,7 +175,10 @@ def try_page(request: HttpRequest) -> FileResponse:
 
 def wants_json(request: HttpRequest) -> bool:
     """JSON when Accept prefers it; with no preference, a JSON body is answered in JSON."""
-    preferred = request.get_preferred_type([documents.XML_CONTENT_TYPE, documents.JSON_CONTENT_TYPE])
+    try:
+        preferred = request.get_preferred_type([documents.XML_CONTENT_TYPE, documents.JSON_CONTENT_TYPE])
+    except ValueError:  # an Accept Django cannot read (RFC 2231 `q*=0''`, an unknown charset): it prefers nothing
+        preferred = None
     if preferred == documents.JSON_CONTENT_TYPE:
         return True
     no_preference = request.headers.get("Accept", "*/*").strip() in {"", "*/*"}

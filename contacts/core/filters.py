@@ -30,7 +30,8 @@ class ContactFilterForm(forms.Form):
     reason = forms.ChoiceField(required=False)
     feed = forms.TypedChoiceField(coerce=int, empty_value=None, required=False)
     selector = forms.CharField(label="Script selector", max_length=32, required=False)
-    mrd = forms.RegexField(label="MRD", regex=r"^(\d{1,9}|none)$", required=False)
+    # \Z, not $: $ also matches before a final newline, and RegexField does not strip ("none\n" is no MRD id).
+    mrd = forms.RegexField(label="MRD", regex=r"^(\d{1,9}|none)\Z", required=False)
     window = forms.ChoiceField(
         label="Created", choices=[("", "any time"), *((k, f"last {k}") for k in WINDOWS)], required=False
     )

@@ -78,7 +78,10 @@ Answer = Literal["page", "json", "negotiated"]
 
 
 def wants_json(request: HttpRequest) -> bool:
-    return request.accepts("application/json") and not request.accepts("text/html")
+    try:
+        return request.accepts("application/json") and not request.accepts("text/html")
+    except ValueError:  # an Accept Django cannot read (RFC 2231 `q*=0''`, an unknown charset): a browser's page
+        return False
 
 
 def guard(permission: str, *, answer: Answer = "page") -> Callable:

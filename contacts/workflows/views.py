@@ -72,8 +72,12 @@ def resubmit_preview(contact: Contact, script_selector: str = "") -> dict:
 @require_GET
 @guard(MANAGE_CONTACTS, answer="json")
 def resubmit_preview_json(request: HttpRequest, public_id: str) -> HttpResponse:
-    selector = request.GET.get("script_selector", "")[:32]
-    return JsonResponse(resubmit_preview(_contact(public_id), selector))
+    contact = _contact(public_id)
+    # Through the form, as the page does: a selector with a NUL would reach decide()'s query (PostgreSQL refuses it).
+    form = ResubmitForm(request.GET)
+    if not form.is_valid():
+        return JsonResponse({"error": "bad request", "fields": form.errors}, status=400)
+    return JsonResponse(resubmit_preview(contact, form.cleaned_data["script_selector"]))
 
 
 @require_GET

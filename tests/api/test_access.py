@@ -143,6 +143,23 @@ class ErrorDocumentTests:
         [error] = response.json()["apiErrors"]
         assert set(error) == {"errorType", "errorData", "errorMessage"} and all(error.values())
 
+    def test_it_answers_a_path_no_route_matches_with_an_error_document(self, client, feeds):
+        response = client.get("/ccp/rest/task/contact/" + "A" * 32 + "%2Fx")  # an id with a '/' in it
+        assert response.status_code == 404
+        assert xml_errors(response) == [("notFound", "path")]
+        response = client.get("/ccp/task/feed/", HTTP_ACCEPT="application/json")
+        assert response.status_code == 404 and response.json()["apiErrors"][0]["errorType"] == "notFound"
+
+    def test_it_leaves_the_404_of_other_paths_to_the_page(self, client):
+        response = client.get("/no-such-page")
+        assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+    def test_it_reads_an_accept_header_django_cannot_parse_as_no_preference(self, client, feeds):
+        # An RFC 2231 parameter naming an unknown charset: Django raises ValueError reading the header (was a 500).
+        response = client.get("/ccp/rest/task/contact/" + "0" * 32, HTTP_ACCEPT=";0*=0''")
+        assert response.status_code == 404 and xml_errors(response) == [("notFound", "id")]
+        assert create(client, HTTP_ACCEPT="application/json; q*=bogus''1").status_code == 201
+
     def test_it_answers_404_to_a_cancel_of_an_expired_contact(self, client, feeds):
         contact = created(client)
         Contact.objects.filter(pk=contact.pk).update(created_at=timezone.now() - timedelta(hours=1))

@@ -251,6 +251,11 @@ class ContactListTests:
     def test_it_filters(self, sup_client, contacts, params, expected):
         assert self.names(sup_client, **params) == expected
 
+    def test_it_ignores_an_mrd_filter_with_a_trailing_newline(self, sup_client, contacts):
+        # "none\n" passed the form's regex ($ matches before a final newline) and reached the query: a 500.
+        assert len(self.names(sup_client, mrd="none\n")) == 4
+        assert sup_client.get("/contacts.csv", {"mrd": "none\n"}).status_code == 400
+
     def test_it_finds_a_contact_by_part_of_its_public_id(self, sup_client, contacts):
         ada = Contact.objects.get(name="Ada Lovelace")
         assert self.names(sup_client, q=ada.public_id[3:12].lower()) == ["Ada Lovelace"]

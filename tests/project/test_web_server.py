@@ -48,6 +48,16 @@ def get(path: bytes, headers: bytes = b"") -> bytes:
     return b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"Connection: close\r\n\r\n"
 
 
+async def exchange(port: int, request: bytes) -> bytes:
+    """Everything the server answers `request` with (the request asks it to close the connection)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 60)
+    writer.close()
+    return answer
+
+
 def padding(total: int) -> bytes:
     """Header lines whose names and values add up to `total` bytes (as the guard counts them)."""
     lines, left, n = [], total, 0
@@ -109,6 +119,15 @@ class WebServerLimitsTests:
                 writer.close()
 
         assert asyncio.run(stream()).startswith(b"HTTP/1.1 413")
+
+    @pytest.mark.parametrize(("path", "answer"), [(b"/ccp/rest/task/feed/100", b"<ApiErrors>"),
+                                                  (b"/accounts/login/", b"Content-Type")])
+    def test_it_answers_400_to_a_content_type_django_cannot_read(self, web_port, path, answer):
+        # An RFC 2231 parameter naming an unknown charset: Django raises building the request, before any middleware.
+        request = (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/xml; a*=x''y\r\n"
+                   b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        reply = asyncio.run(exchange(web_port, request))
+        assert reply.startswith(b"HTTP/1.1 400") and answer in reply, reply[:300]
 
     @pytest.mark.django_db(transaction=True)
     def test_it_leaves_a_body_under_the_cap_to_the_apis_own_413(self, web_port):

@@ -181,6 +181,16 @@ class ResubmitViewTests:
         assert "still does not exist" in body["verdict"]["message"]
         assert pair(contact)[0] == "discarded"
 
+    def test_it_refuses_a_preview_selector_with_a_nul(self):
+        contact = discard(task())
+        response = client_for("admin").get(f"/contacts/{contact.public_id}/resubmit/preview",
+                                           {"script_selector": "Sales\x00"})  # PostgreSQL refused the query: a 500
+        assert response.status_code == 400 and "script_selector" in response.json()["fields"]
+
+    def test_it_answers_a_preview_of_an_unknown_contact_404_before_it_reads_the_selector(self):
+        response = client_for("admin").get(f"/contacts/{'0' * 32}/resubmit/preview", {"script_selector": "\x00"})
+        assert response.status_code == 404
+
     def test_it_resubmits_on_confirmation_and_answers_json(self):
         contact = discard(task())
         response = client_for("admin").post(f"/contacts/{contact.public_id}/resubmit/confirm",
@@ -204,6 +214,11 @@ class ResubmitViewTests:
         response = client_for("admin").post(f"/contacts/{contact.public_id}/cancel", {"comment": "dup"})
         assert response.status_code == 302
         assert pair(contact) == ("queued", Reason.TASK_CANCEL_REQUESTED)
+
+    def test_it_answers_a_browser_whose_accept_header_django_cannot_parse_with_the_page(self):
+        contact = task()
+        response = client_for("admin").post(f"/contacts/{contact.public_id}/cancel", HTTP_ACCEPT=";0*=0''")
+        assert response.status_code == 302  # was a 500: Django raises ValueError reading that header
 
     def test_it_shows_the_verdict_and_the_actions_on_the_contact_page(self):
         seed()
