@@ -10,11 +10,10 @@ import tracemalloc
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 
 from contacts.core.models import Contact, Feed, FeedType
 from contacts.dashboard import export
+from tests.handlers import run_keeping_connections
 from tests.workflow_support import client_for, discard, task
 
 
@@ -117,14 +116,7 @@ def asgi_get(path: str, query: str, cookie: str, *, keep_body: bool = True) -> t
 
         await ASGIHandler()(scope, receive, send)
 
-    # As Django's test clients do: the handler's end-of-request hook would close the test's connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        async_to_sync(call)()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    run_keeping_connections(call)
     return result["status"], result["messages"], b"".join(result["body"])
 
 

@@ -12,12 +12,11 @@ import re
 from dataclasses import dataclass
 from xml.etree import ElementTree
 
-from asgiref.sync import async_to_sync
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from contacts.core.models import Contact, Transition
 from contacts.workflows.models import AuditEntry
+from tests.handlers import run_keeping_connections
 
 from .contract import Verdict
 
@@ -176,12 +175,5 @@ def asgi_request(method: str, path: str, query: bytes = b"", headers: list[tuple
 
         await application(scope, receive, send)
 
-    # As Django's test clients do: the handler's end-of-request hook would close the test's connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        async_to_sync(call)()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+    run_keeping_connections(call)
     return AsgiAnswer(answer["status"], answer["headers"], b"".join(answer["body"]))
