@@ -26,8 +26,9 @@ flushes the database):
 Every worker runs with DJANGO_SETTINGS_MODULE=tests.settings and CCPDASH_USE_TEST_DATABASE=1 (the test
 database, never the real one), inherits REDIS_URL and the run's REDIS_PREFIX (its own queue and keys,
 so a `make run` worker on the same Redis never takes a test's tasks), and gets the tiny time scales of
-`TEST_TIME_SCALES` unless told otherwise. The queue is purged before the first worker of a test starts
-(stale messages of earlier tests would name contacts that no longer exist). A worker counts as started
+`TEST_TIME_SCALES` unless told otherwise. The queue is purged, and the reconcile and beat locks are
+dropped, before the first worker of a test starts (stale messages of earlier tests would name contacts
+that no longer exist; a lock a killed worker held would stall the next test's reconciles). A worker counts as started
 once it answers a ping. Its log is in `w.log_path`; the tail is printed at teardown, which pytest shows
 for a failed test.
 
@@ -146,6 +147,23 @@ def purge_queue() -> int:
     return app.control.purge() or 0
 
 
+def forget_worker_locks() -> None:
+    """Delete the run's reconcile and beat locks, which an earlier test's SIGKILLed worker may still hold.
+
+    The reconcile lock lives for the task's hard time limit (90 s): a worker killed mid-reconcile by a
+    recovery test left it held, and the next test's throttle backlog, which only the reconciler drains
+    as the window frees, waited out its 60 s timeout.
+    """
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.delete(f"{settings.REDIS_PREFIX}:reconcile-lock", f"{settings.REDIS_PREFIX}:beat-lock")
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def start_worker(transactional_db, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
@@ -153,6 +171,7 @@ def start_worker(transactional_db, tmp_path: Path) -> Iterator[Callable[..., Wor
     def start(*, beat: bool = True, concurrency: int = 2, queues: str | None = None, **env: str) -> WorkerProcess:
         if not started:
             purge_queue()
+            forget_worker_locks()
         worker = WorkerProcess(tmp_path, beat=beat, concurrency=concurrency, queues=queues,
                                env={k: str(v) for k, v in env.items()})
         started.append(worker)
