@@ -39,6 +39,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from contacts.cce.models import CceSettings, DialedNumber, MediaRoutingDomain
+from contacts.core.formats import reason_name
 from contacts.core.lifecycle import CANCEL_SUCCEEDED, DISCARD_REASONS, Reason, State
 from contacts.core.models import Contact, FeedNotification, Transition
 
@@ -191,6 +192,7 @@ def discard_alert(row: Transition, config: ConfigSnapshot) -> dict:
         "id": row.pk,
         "at": row.created_at.isoformat(),
         "code": row.to_reason,
+        "name": reason_name(row.to_reason),
         "scope": fix.scope,
         "group": f"{row.to_reason} {fix.scope}".strip(),
         "cause": info.cause,

@@ -30,6 +30,7 @@ from .models import QueueMetric as Metric
 log = logging.getLogger(__name__)
 
 CODES = {Metric.QUEUED: "QUEUE_MAX_QUEUED", Metric.OLDEST: "QUEUE_MAX_OLDEST"}
+NAMES = {Metric.QUEUED: "Too many waiting", Metric.OLDEST: "Waiting too long"}
 FIX = "Make more agents ready in the MRD, or give them more slots."
 
 
@@ -132,6 +133,7 @@ def queue_alert(alert: QueueAlert, names: dict[int, str], rules: dict[int, int])
         "id": alert.pk,
         "at": alert.raised_at.isoformat(),
         "code": code,
+        "name": NAMES[alert.metric],
         "scope": f"in MRD {alert.mrd_id}",
         "group": f"{code} in MRD {alert.mrd_id}",
         "cause": describe(alert, names.get(alert.mrd_id, "")),

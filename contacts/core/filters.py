@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from .lifecycle import Kind, Reason, State
 from .models import Contact, Feed
+from .positions import REASON_NAMES
 
 WINDOWS = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
 
@@ -38,7 +39,7 @@ class ContactFilterForm(forms.Form):
 
     def __init__(self, data, feeds: list[Feed]) -> None:
         super().__init__(data)
-        reasons = [(value, label) for value, label in Reason.choices if value]
+        reasons = [(value, REASON_NAMES[value]) for value, _ in Reason.choices if value]
         self.fields["reason"].choices = [("", "any reason"), ("none", "— (none)"), *reasons]
         self.fields["feed"].choices = [("", "any feed"), *((f.id, str(f)) for f in feeds)]
 

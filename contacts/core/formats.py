@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.conf import settings
 
+from contacts.core.positions import REASON_NAMES
+
 
 def format_age(seconds: float | None) -> str:
     """'45s', '3m 05s', '2h 07m', '3d 4h': short enough for a wall screen; live.js formats the same way."""
@@ -33,9 +35,10 @@ def format_wait(seconds: int | None) -> str:
     return "now" if seconds == 0 else format_age(seconds)
 
 
-def short_reason(reason: str) -> str:
-    """'no script' for NOTIFICATION_NO_SCRIPT: wraps in narrow cells, reads from afar (the code goes in a tooltip)."""
-    return reason.removeprefix("NOTIFICATION_").replace("_", " ").lower() or "—"
+def reason_name(reason: str) -> str:
+    """"No routing script" for NOTIFICATION_NO_SCRIPT: the plain name of `positions.Reason` (the code goes in a
+    tooltip or a column beside it); a code the table does not know (an old row) reads as itself."""
+    return REASON_NAMES.get(reason, reason) or "—"
 
 
 def midnight(now: datetime) -> datetime:

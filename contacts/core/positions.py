@@ -47,6 +47,34 @@ class Reason(models.TextChoices):
     TASK_CANCEL_REQUESTED = "NOTIFICATION_CCE_TASK_CANCEL_REQUESTED"
 
 
+# Each reason code's plain name, which every page, filter, toast and CSV shows (`formats.reason_name`; the
+# pages' scripts get it in their live config). The code stays beside the name (a tooltip, a CSV column of
+# its own): it is what the CCP API answers and what a CCE engineer searches for; the name is what a
+# supervisor reads from across the room. Each name is unique, so a filter can offer names alone. Kept apart
+# from the choices so the model fields (and their migrations) do not change.
+REASON_NAMES: dict[str, str] = {
+    Reason.NONE: "—",
+    Reason.EXTERNALLY_HANDLED: "Externally handled",
+    Reason.EXTERNALLY_ROUTED: "Externally routed",
+    Reason.TASK_RENOTIFY_REQUESTED: "Resubmit requested",
+    Reason.INVALID_NEW_TASK_MESSAGE: "Invalid request",
+    Reason.MEDIA_ROUTING_DISABLED: "Routing disabled",
+    Reason.NO_SCRIPT: "No routing script",
+    Reason.INVALID_MRD_ID: "Unknown MRD",
+    Reason.INVALID_SCRIPT_SELECTOR: "Unknown script selector",
+    Reason.ROUTER_RELEASED_TASK: "Released by the router",
+    Reason.UNKNOWN_ERROR: "Unknown routing error",
+    Reason.CCE_CONNECTION_FAILURE: "CCE connection lost",
+    Reason.CCE_CCP_FAILOVER: "CCP failover",
+    Reason.INVALID_FIELD_LENGTH: "Field too long",
+    Reason.RATE_LIMITED: "Rate limited",
+    Reason.CALLBACK_CANCEL_SUCCEEDED: "Cancelled (callback)",
+    Reason.TASK_CANCEL_SUCCEEDED: "Cancelled (task)",
+    Reason.CALLBACK_CANCEL_REQUESTED: "Cancel requested (callback)",
+    Reason.TASK_CANCEL_REQUESTED: "Cancel requested (task)",
+}
+
+
 class Source(models.TextChoices):
     """Who asked for a move; recorded on every `Transition`."""
 

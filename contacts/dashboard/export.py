@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 
+from contacts.core.formats import reason_name
+
 COLUMNS = [
     ("public_id", "id"),
     ("kind", "kind"),
@@ -29,6 +31,9 @@ COLUMNS = [
     ("updated_at", "updated"),
 ]
 FIELDS = [name for name, _ in COLUMNS]
+# Derived columns, after the stored ones so that a script reading columns by position keeps working:
+# the reason's plain name, in the words the pages use (contacts.core.formats.reason_name).
+DERIVED = [("reason name", lambda row: reason_name(row[FIELDS.index("reason")] or ""))]
 CHUNK_SIZE = 2000
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -64,11 +69,12 @@ async def csv_chunks(queryset: QuerySet) -> AsyncIterator[bytes]:
     An asynchronous iterator, because Daphne consumes a synchronous one whole before sending
     anything; each chunk is one query, so memory stays bounded by CHUNK_SIZE rows.
     """
-    yield _encode([[label for _, label in COLUMNS]])
+    yield _encode([[label for _, label in COLUMNS] + [label for label, _ in DERIVED]])
     before_id = None
     while True:
         rows = await sync_to_async(_chunk)(queryset, before_id)
         if not rows:
             return
-        yield _encode([[safe_cell(value) for value in row[1:]] for row in rows])
+        yield _encode([[safe_cell(value) for value in row[1:]] + [safe_cell(derive(row[1:])) for _, derive in DERIVED]
+                       for row in rows])
         before_id = rows[-1][0]

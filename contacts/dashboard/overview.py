@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from contacts.cce import throttle
 from contacts.cce.models import AgentAssignment, MediaRoutingDomain
-from contacts.core.formats import format_age, format_wait, midnight, short_reason
+from contacts.core.formats import format_age, format_wait, midnight, reason_name
 from contacts.core.lifecycle import FINAL_STATES, IN_PLAY_STATES, State
 from contacts.core.models import Contact
 from contacts.figures import tallies
@@ -134,7 +134,7 @@ def _empty_row(key: str, value: object, name: str = "") -> dict:
 def _add_count(row: dict, state: str, reason: str, count: int) -> None:
     cell = row["states"].setdefault(state, {"total": 0, "reasons": []})
     cell["total"] += count
-    cell["reasons"].append({"reason": reason, "label": short_reason(reason), "count": count})
+    cell["reasons"].append({"reason": reason, "label": reason_name(reason), "count": count})
     cell["reasons"].sort(key=lambda item: (-item["count"], item["reason"]))
     row["total"] += count
 

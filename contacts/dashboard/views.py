@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from contacts.alerts.context import page_alerts
 from contacts.core.filters import WINDOWS, ContactFilterForm, filter_contacts
-from contacts.core.formats import format_age, format_wait, short_reason
+from contacts.core.formats import format_age, format_wait, reason_name
 from contacts.core.lifecycle import DISCARD_REASONS, State
 from contacts.core.models import Feed
 from contacts.core.permissions import dashboard_json, dashboard_page
@@ -41,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
     for event in events:
         # For the template only: the time in TIME_ZONE and the readable reason, as dashboard.js draws them.
         event["when"] = datetime.fromisoformat(event["at"])
-        event["reason_label"] = short_reason(event["to"][1])
+        event["reason_label"] = reason_name(event["to"][1])
     context = {
         "now": now,
         "overview": figures,

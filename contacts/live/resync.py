@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from contacts.core.models import Transition
+from contacts.core.positions import REASON_NAMES
 
 from .broadcast import transition_event
 
@@ -60,5 +61,7 @@ def live_config(request: HttpRequest, last_id: int, **extra) -> dict:
         # How often the server pushes its snapshots (contacts.dashboard.snapshots): pages wait a few
         # of these for one before they fetch the figures themselves.
         "snapshot_ms": round(settings.LIVE_SNAPSHOT_SECONDS * 1000),
+        # The reason codes' plain names, so live rows read the same words as server-rendered ones.
+        "reason_names": REASON_NAMES,
         **extra,
     }

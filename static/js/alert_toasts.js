@@ -53,6 +53,7 @@ export function createToasts({ container, canAcknowledge, acknowledge, resubmitt
   function showToast(group) {
     const parts = {
       count: el("b", { class: "toast-count" }),
+      name: el("strong", { class: "alert-name" }),
       code: el("code"),
       scope: el("span"),
       cause: el("p", { class: "toast-cause" }),
@@ -64,7 +65,7 @@ export function createToasts({ container, canAcknowledge, acknowledge, resubmitt
       resubmit: el("button", { type: "button", text: "Resubmit…", hidden: true }),
       dismiss: el("button", { type: "button", text: "Dismiss" }),
     };
-    const head = el("p", { class: "toast-head" }, parts.count, parts.code, " ", parts.scope);
+    const head = el("p", { class: "toast-head" }, parts.count, parts.name, " ", parts.code, " ", parts.scope);
     const fix = el("p", { class: "toast-fix" }, el("strong", { text: "Fix:" }), " ", parts.fix, parts.links);
     const actions = el("div", { class: "toast-actions" }, ...[parts.ack, parts.resubmit, parts.dismiss].filter(Boolean));
     const node = el("div", { class: "toast", role: "group", "aria-label": group.name, dataset: { group: group.name } });
@@ -90,6 +91,7 @@ export function createToasts({ container, canAcknowledge, acknowledge, resubmitt
     const latest = group.alerts.at(-1);
     const unacked = group.alerts.filter((a) => !a.ack);
     parts.count.textContent = group.alerts.length > 1 ? `${group.alerts.length} × ` : "";
+    parts.name.textContent = latest.name;
     parts.code.textContent = latest.code;
     parts.scope.textContent = latest.scope;
     parts.cause.textContent = latest.cause;

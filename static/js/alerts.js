@@ -235,7 +235,7 @@ const rows = new Map(); // key -> <li>
 
 function buildRow(alert) {
   const what = el("p", { class: "alert-what" }, el("time", { datetime: alert.at, text: formatTime(alert.at) }), " ");
-  what.append(el("code", { title: alert.cause, text: alert.code }));
+  what.append(el("strong", { class: "alert-name", title: alert.cause, text: alert.name }), " ", el("code", { text: alert.code }));
   if (alert.scope) what.append(" ", el("span", { text: alert.scope }));
   if (alert.contact) what.append(" · ", el("a", { href: alert.contact.url, text: alert.contact.name }));
   const fix = el("p", { class: "alert-fix" }, alert.kind === "queue" ? `${alert.cause} ` : "");

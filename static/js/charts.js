@@ -3,7 +3,7 @@
 // /alerts/charts, bucketed by minute in the database; live events then move them on (each event once:
 // live.js dedupes), and the page re-reads them on reconnect and every few minutes, since the database is
 // the truth and an event may have been lost on the way.
-import { el, shortReason } from "./live.js";
+import { el, reasonName } from "./live.js";
 
 const LEVELS = ["queued", "reserved"];
 const FLOWS = ["handled", "discarded"];
@@ -129,11 +129,11 @@ function mrdSeries(mrd) {
 
 function discardSeries() {
   const series = data.discards.map((item) => ({
-    label: shortReason(item.reason),
+    label: reasonName(item.reason),
     color: `--chart-${(hash(item.reason) % PALETTE) + 1}`,
     values: item.counts,
   }));
-  const totals = data.discards.map((item) => `${item.counts.reduce((a, b) => a + b, 0)} ${shortReason(item.reason)}`);
+  const totals = data.discards.map((item) => `${item.counts.reduce((a, b) => a + b, 0)} ${reasonName(item.reason)}`);
   return { series, summary: `Discards in the last hour: ${totals.join(", ") || "none"}.` };
 }
 

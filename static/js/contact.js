@@ -1,7 +1,7 @@
 // One contact's page: new moves join its timeline live and its position and CCE fields follow them; an
 // admin's actions (resubmit, cancel) follow the position too. Audit rows (data-audit) sit in the timeline
 // by time; only transition rows (data-id) count for ordering and "time in previous state".
-import { config, el, formatAge, formatWait, startLive } from "./live.js";
+import { config, el, formatAge, formatWait, reasonName, startLive } from "./live.js";
 import "./resubmit.js";
 
 const discardReasons = JSON.parse(document.getElementById("discard-reasons").textContent);
@@ -24,7 +24,7 @@ function buildRow(event) {
     { dataset: { id: event.id, at: event.at, state } },
     el("td", {}, el("time", { datetime: event.at, text: new Date(event.at).toLocaleString([], { hour12: false }) })),
     el("td", {}, from, " → ", el("span", { class: "badge", text: state })),
-    cell(reason || "—", { title: reason }),
+    cell(reasonName(reason), { title: reason }),
     cell(event.rule),
     cell(event.source),
     cell(event.user || "—"),
@@ -57,7 +57,9 @@ function showPosition(event) {
   const [state, reason] = event.to;
   document.getElementById("position").dataset.state = state;
   setField("state", state);
-  setField("reason", reason || "—");
+  setField("reason", reasonName(reason));
+  const reasonField = document.querySelector('[data-field="reason"]');
+  if (reasonField) reasonField.title = reason;
   setField("mrd", event.mrd ?? "not yet submitted");
   setField("cce_script_selector", event.cce_script_selector || "not yet submitted");
   setField("estimated_wait", formatWait(event.estimated_wait));

@@ -1,6 +1,6 @@
 // The contact list: rows on the page follow their contacts live; new matching contacts wait behind an
 // "N new — show" bar, so nothing moves under the reader until they ask.
-import { config, el, formatAge, startLive } from "./live.js";
+import { config, el, formatAge, reasonName, startLive } from "./live.js";
 import "./resubmit.js"; // window.ccpdash.resubmit: the alerts' toasts open the resubmit dialog with it
 
 const filters = config.filters || {};
@@ -46,7 +46,7 @@ function updateRow(tr, event) {
   tr.dataset.state = state;
   tr.querySelector('[data-field="state"] .badge').textContent = state;
   const reasonCell = tr.querySelector('[data-field="reason"]');
-  reasonCell.textContent = reason || "—";
+  reasonCell.textContent = reasonName(reason);
   reasonCell.title = reason;
   tr.querySelector('[data-field="queue"]').replaceChildren(queueText(event));
   const stale = !matches(event);

@@ -1,7 +1,7 @@
 // The queue overview page: draws the counters from the snapshots the server pushes (overview.snapshot,
 // contacts.dashboard.snapshots) and keeps the recent-activity list from the live events. Only when no
 // snapshot came for a few intervals after events (no web process pushing them) does it fetch /overview itself.
-import { config, el, formatTime, formatWait, shortReason, startLive } from "./live.js";
+import { config, el, formatTime, formatWait, reasonName, startLive } from "./live.js";
 import "./resubmit.js"; // window.ccpdash.resubmit: the alert list and toasts open the resubmit dialog with it
 
 const RECENT = 30;
@@ -167,7 +167,7 @@ function eventItem(event) {
     " ",
     el("span", { class: "move", text: event.from ? `${event.from[0]} → ${state}` : state }),
     " ",
-    reason ? el("span", { class: "reason", title: reason, text: shortReason(reason) }) : "",
+    reason ? el("span", { class: "reason", title: reason, text: reasonName(reason) }) : "",
     " ",
     el("span", { class: "muted", text: `${event.rule} · ${event.source}` }),
   );

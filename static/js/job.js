@@ -5,6 +5,7 @@
 // heartbeat or a progress message says there is news, and every few seconds while the job runs.
 
 const config = JSON.parse(document.getElementById("job-config").textContent);
+const reasonName = (reason) => (config.reason_names || {})[reason || ""] || reason || "—";
 const items = document.getElementById("job-items");
 const REFRESH_MIN_MS = 500;
 const POLL_MS = 3000;
@@ -59,7 +60,9 @@ function showItem(contact, state, reason) {
   if (!tr) return false;
   tr.dataset.state = state;
   tr.querySelector('[data-field="state"] .badge').textContent = state;
-  tr.querySelector('[data-field="reason"]').textContent = reason || "—";
+  const reasonCell = tr.querySelector('[data-field="reason"]');
+  reasonCell.textContent = reasonName(reason);
+  reasonCell.title = reason;
   return true;
 }
 
@@ -68,7 +71,7 @@ function addItem(item) {
     el("td", {}, el("a", { href: `/contacts/${item.public_id}`, text: item.name || item.public_id })),
     el("td", { text: item.kind }),
     el("td", { "data-field": "state" }, el("span", { class: "badge", text: item.state })),
-    el("td", { "data-field": "reason", text: item.reason || "—" })));
+    el("td", { "data-field": "reason", title: item.reason, text: reasonName(item.reason) })));
 }
 
 function showStatus(status) {
@@ -77,7 +80,7 @@ function showStatus(status) {
     if (!showItem(item.public_id, item.state, item.reason)) addItem(item);
   }
   document.getElementById("job-outcomes").replaceChildren(
-    ...status.outcomes.map((row) => el("li", { text: `${row.n} × ${row.state} ${row.reason || ""}` })));
+    ...status.outcomes.map((row) => el("li", { title: row.reason, text: `${row.n} × ${row.state}${row.reason ? ` ${reasonName(row.reason)}` : ""}` })));
 }
 
 function refresh() {

@@ -62,9 +62,9 @@ export function formatTime(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString([], { hour12: false });
 }
 
-export function shortReason(reason) {
-  // The same as contacts.dashboard.short_reason.
-  return (reason || "").replace(/^NOTIFICATION_/, "").replaceAll("_", " ").toLowerCase() || "—";
+export function reasonName(reason) {
+  // The same as contacts.core.formats.reason_name: the plain name the server sent in the live config.
+  return (config.reason_names || {})[reason || ""] || reason || "—";
 }
 
 function tickAges() {

@@ -77,7 +77,7 @@ async function getJson(url, options = {}) {
 function show(preview) {
   current = preview;
   part("title").textContent = `Resubmit ${preview.name || preview.contact}`;
-  part("position").textContent = `${preview.kind} · ${preview.state} · ${preview.reason || "—"}`;
+  part("position").textContent = `${preview.kind} · ${preview.state} · ${preview.reason_name || preview.reason || "—"}`;
   part("cause").textContent = preview.cause ? `Cause: ${preview.cause} Fix: ${preview.fix}` : "";
   const verdict = preview.verdict;
   part("verdict").textContent = verdict ? verdict.message : "";

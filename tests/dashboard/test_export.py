@@ -67,6 +67,9 @@ class ExportTests:
         rows = list(csv.reader(io.StringIO(read_all(Contact.objects.filter(state="discarded")).decode())))
         assert len(rows) == 6
         assert {row[4] for row in rows[1:]} == {"NOTIFICATION_NO_SCRIPT"}
+        # The plain name the pages show, in a column after the stored ones.
+        assert rows[0][-1] == "reason name"
+        assert {row[-1] for row in rows[1:]} == {"No routing script"}
 
     @pytest.mark.parametrize("dangerous", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1"])
     def test_it_escapes_cells_a_spreadsheet_would_run(self, feed, dangerous):

@@ -126,9 +126,9 @@ class OverviewTests:
         rows = self.rows("mrd")
         assert list(rows) == [1, 2, None]
         assert rows[1]["states"]["queued"] == {
-            "total": 2, "reasons": [{"reason": "EXTERNALLY_ROUTED", "label": "externally routed", "count": 2}]
+            "total": 2, "reasons": [{"reason": "EXTERNALLY_ROUTED", "label": "Externally routed", "count": 2}]
         }  # fmt: skip
-        assert rows[2]["states"]["discarded"]["reasons"][0]["label"] == "no script"
+        assert rows[2]["states"]["discarded"]["reasons"][0]["label"] == "No routing script"
         assert (rows[None]["label"], rows[None]["states"]["unread"]["total"], rows[None]["total"]) == (
             "not yet submitted", 2, 2,
         )  # fmt: skip
@@ -250,6 +250,14 @@ class ContactListTests:
     )
     def test_it_filters(self, sup_client, contacts, params, expected):
         assert self.names(sup_client, **params) == expected
+
+    def test_it_names_reasons_in_plain_words_with_the_code_on_hover_in_the_filter_and_the_table(self, sup_client,
+                                                                                                 contacts):
+        page = sup_client.get("/contacts/").content.decode()
+        # The filter offers the same words the table shows; the code is the option's value.
+        assert '<option value="NOTIFICATION_NO_SCRIPT">No routing script</option>' in page
+        assert '<td data-field="reason" title="NOTIFICATION_NO_SCRIPT">No routing script</td>' in page
+        assert "Invalid Mrd Id" not in page and "Unknown MRD" in page
 
     def test_it_ignores_an_mrd_filter_with_a_trailing_newline(self, sup_client, contacts):
         # "none\n" passed the form's regex ($ matches before a final newline) and reached the query: a 500.

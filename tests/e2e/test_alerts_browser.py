@@ -102,7 +102,10 @@ class AlertBrowserTests:
         expect(toast(page, "NOTIFICATION_NO_SCRIPT")).to_have_count(1)
         expect(toast(page, "NOTIFICATION_NO_SCRIPT").locator(".toast-count")).to_have_text("6 × ")
         expect(toast(page, "NOTIFICATION_NO_SCRIPT")).to_contain_text("Latest: Burst")
-        expect(toast(page, "in Nowhere")).to_contain_text("2 × NOTIFICATION_INVALID_SCRIPT_SELECTOR in Nowhere")
+        # The plain name first, the code beside it (issue 17: the same words everywhere, the code on hand).
+        expect(toast(page, "in Nowhere")).to_contain_text(
+            "2 × Unknown script selector NOTIFICATION_INVALID_SCRIPT_SELECTOR in Nowhere"
+        )
         expect(page).to_have_title("(8) Queues · ccpdash")
 
         toast(page, "NOTIFICATION_NO_SCRIPT").get_by_role("button", name="Acknowledge all 6").click()
