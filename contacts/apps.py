@@ -11,12 +11,13 @@ class ContactsConfig(AppConfig):
     verbose_name = "Contacts"
 
     def ready(self) -> None:
-        from contacts.cce import followups
+        from contacts.cce import config_changes, followups
         from contacts.core import health, lifecycle, permissions
         from contacts.dashboard import snapshots
         from contacts.figures import tallies
         from contacts.live import access, broadcast, hub
         from contacts.metrics import instruments
+        from contacts.workflows import audit
 
         # After every committed move: push it to the dashboards, then enqueue the work its new
         # position calls for. The core calls these hooks and never imports their packages.
@@ -26,6 +27,8 @@ class ContactsConfig(AppConfig):
         lifecycle.register_after_commit(followups.after_transition, batch=followups.after_transitions)
         # Counted after commit, so a rolled-back move never shows in ccpdash_transitions_total.
         lifecycle.register_after_commit(instruments.count_transition, batch=instruments.count_transitions)
+        # Configuration changes made in the Django admin go into the audit log.
+        config_changes.register_recorder(audit.record_config_change)
         # What the web processes' hubs push to every dashboard once a second.
         hub.register_snapshot_producer(snapshots.push_snapshots)
         # An open socket is cut off the moment its user loses access (deactivated, removed from a group...).

@@ -2,6 +2,8 @@
 
 Saving a ready agent, or an MRD with routing enabled, runs routing for that MRD after commit, so
 contacts waiting there are picked up at once (spec §5: "an agent becomes ready or routing is re-enabled").
+Every add, change and delete a person makes here, and each object a bulk action changes, is recorded
+old → new in the audit log (contacts.cce.config_changes.AuditedAdmin).
 The CCE settings carry the admin's what-ifs: MR PG connection down / up and "Simulate CCP restart"
 (contacts.cce.recovery), and the throttle with its current window and backlog.
 """
@@ -16,11 +18,12 @@ from django.http import HttpRequest, HttpResponse
 from contacts.core.admin import ReadOnlyAdmin
 
 from . import queues, recovery, routing, tasks, throttle
+from .config_changes import AuditedAdmin, raw_values
 from .models import Agent, AgentAssignment, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 
 
 @admin.register(MediaRoutingDomain)
-class MediaRoutingDomainAdmin(admin.ModelAdmin):
+class MediaRoutingDomainAdmin(AuditedAdmin):
     list_display = [
         "id", "name", "routing_enabled", "max_tasks_in_queue", "task_life_seconds", "service_level_seconds", "queued",
         "agents",
@@ -50,19 +53,19 @@ class MediaRoutingDomainAdmin(admin.ModelAdmin):
     @admin.action(description="Enable routing", permissions=["change"])
     def enable_routing(self, request: HttpRequest, queryset: QuerySet) -> None:
         mrd_ids = list(queryset.values_list("pk", flat=True))
-        queryset.update(routing_enabled=True)
+        self.audited_update(request, queryset, routing_enabled=True)
         for mrd_id in mrd_ids:
             routing.route_after_commit(mrd_id)
         self.message_user(request, f"Routing enabled on {len(mrd_ids)} MRD(s).", messages.SUCCESS)
 
     @admin.action(description="Disable routing", permissions=["change"])
     def disable_routing(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(routing_enabled=False)
+        count = self.audited_update(request, queryset, routing_enabled=False)
         self.message_user(request, f"Routing disabled on {count} MRD(s).", messages.SUCCESS)
 
 
 @admin.register(RoutingScript)
-class RoutingScriptAdmin(admin.ModelAdmin):
+class RoutingScriptAdmin(AuditedAdmin):
     list_display = ["name", "action", "delay_seconds", "selectors"]
     list_filter = ["action"]
     search_fields = ["name"]
@@ -76,7 +79,7 @@ class RoutingScriptAdmin(admin.ModelAdmin):
 
 
 @admin.register(DialedNumber)
-class DialedNumberAdmin(admin.ModelAdmin):
+class DialedNumberAdmin(AuditedAdmin):
     list_display = ["string", "mrd", "script", "script_action"]
     list_filter = ["mrd", "script"]
     search_fields = ["string"]
@@ -88,7 +91,7 @@ class DialedNumberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(AuditedAdmin):
     list_display = ["agent_id", "name", "mrd", "ready", "max_concurrent", "slots_in_use", "handle_time"]
     list_editable = ["ready"]
     list_filter = ["mrd", "ready"]
@@ -116,14 +119,14 @@ class AgentAdmin(admin.ModelAdmin):
     @admin.action(description="Make ready", permissions=["change"])
     def make_ready(self, request: HttpRequest, queryset: QuerySet) -> None:
         mrd_ids = set(queryset.values_list("mrd_id", flat=True))
-        count = queryset.update(ready=True)
+        count = self.audited_update(request, queryset, ready=True)
         for mrd_id in mrd_ids:
             routing.route_after_commit(mrd_id)
         self.message_user(request, f"{count} agent(s) made ready.", messages.SUCCESS)
 
     @admin.action(description="Make not ready", permissions=["change"])
     def make_not_ready(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.update(ready=False)
+        count = self.audited_update(request, queryset, ready=False)
         self.message_user(request, f"{count} agent(s) made not ready; contacts they hold stay with them.")
 
 
@@ -143,7 +146,7 @@ class AgentAssignmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CceSettings)
-class CceSettingsAdmin(admin.ModelAdmin):
+class CceSettingsAdmin(AuditedAdmin):
     """The one settings row. Its actions act on the CCE as a whole, whichever row is ticked."""
 
     list_display = ["__str__", "connection_up", "throttle_per_minute", "backlog_size", "window_usage", "backlog"]
@@ -193,13 +196,21 @@ class CceSettingsAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
+    def _switch_connection(self, request: HttpRequest, up: bool) -> None:
+        """The actions' way to the connection, recorded here (the form's is recorded by log_change)."""
+        before = raw_values(CceSettings.load())
+        self._set_connection(request, up)
+        # After the switch, not around it: the drop discards queued contacts in short transactions of its
+        # own, which one enclosing transaction would turn into a long hold of the settings row.
+        self.record_change(request, CceSettings.load(), before)
+
     @admin.action(description="Set the MR PG connection down", permissions=["change"])
     def set_connection_down(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_connection(request, False)
+        self._switch_connection(request, False)
 
     @admin.action(description="Set the MR PG connection up", permissions=["change"])
     def set_connection_up(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_connection(request, True)
+        self._switch_connection(request, True)
 
     @admin.action(description="Simulate CCP restart", permissions=["change"])
     def simulate_ccp_restart(self, request: HttpRequest, queryset: QuerySet) -> None:

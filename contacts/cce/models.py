@@ -74,7 +74,8 @@ class DialedNumber(models.Model):
     """A dialed number / script selector: the string a task names (or a feed's notification, for callbacks)."""
 
     string = models.CharField("script selector", max_length=32, unique=True)
-    mrd = models.ForeignKey(MediaRoutingDomain, on_delete=models.PROTECT, related_name="dialed_numbers")
+    mrd = models.ForeignKey(MediaRoutingDomain, on_delete=models.PROTECT, related_name="dialed_numbers",
+                            verbose_name="MRD")
     script = models.ForeignKey(
         RoutingScript,
         null=True,
@@ -98,7 +99,7 @@ class Agent(models.Model):
 
     name = models.CharField(max_length=100)
     agent_id = models.CharField("agent ID", max_length=32, unique=True, help_text='Reported as agentID, e.g. "1081".')
-    mrd = models.ForeignKey(MediaRoutingDomain, on_delete=models.PROTECT, related_name="agents")
+    mrd = models.ForeignKey(MediaRoutingDomain, on_delete=models.PROTECT, related_name="agents", verbose_name="MRD")
     ready = models.BooleanField(default=True)
     max_concurrent = models.PositiveSmallIntegerField(
         "max concurrent contacts", default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_CONCURRENT)]

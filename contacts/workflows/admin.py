@@ -118,7 +118,7 @@ class BulkJobAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "created_at", "username", "action", "contact_public_id", "job", "source", "comment"]
+    list_display = ["id", "created_at", "username", "action", "contact_public_id", "target", "job", "source", "comment"]
     list_filter = ["action", "source"]
-    search_fields = ["username", "contact_public_id", "comment"]
+    search_fields = ["username", "contact_public_id", "target", "comment"]
     show_full_result_count = False

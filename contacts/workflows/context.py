@@ -8,17 +8,21 @@ from contacts.core import lifecycle
 from contacts.core.models import Contact
 from contacts.core.permissions import MANAGE_CONTACTS
 
-from . import actions
+from . import actions, audit
 from .models import AuditEntry
 
 
 def detail_context(request: HttpRequest, contact: Contact, timeline: list) -> dict:
-    """What the contact page adds for the workflows: its audit entries merged into the timeline, the
-    cancel and resubmit controls for admins, and decide()'s verdict on a discard."""
+    """What the contact page adds for the workflows: its audit entries merged into the timeline, with the
+    configuration changes made between a discard and its resubmit, the cancel and resubmit controls for
+    admins, and decide()'s verdict on a discard."""
     entries = list(AuditEntry.objects.filter(contact_public_id=contact.public_id).order_by("id"))
-    for entry in entries:
+    changes = audit.changes_before_resubmits(contact, timeline, entries)
+    for entry in [*entries, *changes]:
         entry.is_audit = True
-    merged = sorted([*timeline, *entries], key=lambda row: (row.created_at, getattr(row, "is_audit", False)))
+    for change in changes:
+        change.is_config = True
+    merged = sorted([*timeline, *entries, *changes], key=lambda row: (row.created_at, getattr(row, "is_audit", False)))
     answer = actions.resubmittable(contact)
     return {
         "timeline": merged,

@@ -3,6 +3,9 @@
 These models belong to the `contacts` app (imported at the bottom of `contacts/models.py`). None of
 them changes a contact's state: that is `contacts.core.lifecycle`'s job. An audit entry outlives its
 contact (the purge of finished contacts keeps it: the FK is SET_NULL and the public id is kept as text).
+A configuration change made in the Django admin is an audit entry with no contact: its `target` says
+what was changed, `target_key` names it for lookups (contacts.cce.config_changes), `changes` holds
+old → new per field.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class AuditAction(models.TextChoices):
     BULK_START = "bulk_start", "bulk job started"
     BULK_FINISH = "bulk_finish", "bulk job finished"
     ACKNOWLEDGE = "acknowledge", "acknowledge"
+    CONFIG_CHANGED = "config_changed", "configuration changed"
 
 
 class AuditEntry(models.Model):
@@ -38,6 +42,10 @@ class AuditEntry(models.Model):
                             related_name="audit_entries")
     comment = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True)
+    target = models.CharField(max_length=200, blank=True, help_text='What a configuration change changed, e.g. '
+                              '"MRD 5001 Chat".')
+    target_key = models.CharField(max_length=64, blank=True, help_text='The changed object, e.g. "mrd:5001".')
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [old, new]}, by verbose field name.")
 
     class Meta:
         ordering = ["-id"]
@@ -46,14 +54,20 @@ class AuditEntry(models.Model):
             models.Index(fields=["contact_public_id", "id"], name="audit_contact_idx"),
             models.Index(fields=["username", "-id"], name="audit_user_idx"),
             models.Index(fields=["action", "-id"], name="audit_action_idx"),
+            # A contact's timeline asks for the changes to its MRD, selector, script and the CCE settings
+            # between its discard and its resubmit: a few short range reads, whatever the log's size.
+            models.Index(fields=["target_key", "created_at"], name="audit_target_time_idx",
+                         condition=~models.Q(target_key="")),
         ]
 
     def __str__(self) -> str:
-        return f"{self.username or '—'} {self.action} {self.contact_public_id or self.job_id or ''}".strip()
+        what = self.contact_public_id or self.target or self.job_id or ""
+        return f"{self.username or '—'} {self.action} {what}".strip()
 
     @classmethod
     def record(cls, action: str, *, user=None, source: str = "", contact=None, job=None, comment: str = "",
-               details: dict | None = None) -> AuditEntry:
+               details: dict | None = None, target: str = "", target_key: str = "",
+               changes: dict | None = None) -> AuditEntry:
         """Write one entry; call it inside the transaction of the action it records, so both commit or neither."""
         signed_in = user is not None and user.is_authenticated
         return cls.objects.create(
@@ -66,6 +80,9 @@ class AuditEntry(models.Model):
             job=job,
             comment=comment,
             details=details or {},
+            target=target[:200],
+            target_key=target_key,
+            changes=changes or {},
         )
 
 

@@ -22,7 +22,7 @@ from contacts.core.lifecycle import DISCARD_REASONS, Source, State
 from contacts.core.models import Contact
 from contacts.core.permissions import MANAGE_CONTACTS, VIEW_AUDIT, guard, manage_page, wants_json
 
-from . import actions, jobs
+from . import actions, audit, jobs
 from .models import AuditAction, AuditEntry, BulkJob, BulkJobKind
 
 AUDIT_PAGE = 50
@@ -222,7 +222,10 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     """Audit entries, newest first, filtered by user and action, paged by keyset on id (?before=)."""
     form = AuditFilterForm(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
-    entries = AuditEntry.objects.select_related("job")
+    # Each entry's user (full name), contact (name) and job in the same query; audit.readable reads the
+    # contacts and feeds the details name in one query each, so the count does not grow with the page.
+    entries = AuditEntry.objects.select_related("job", "user", "contact").defer(
+        "contact__description", "contact__variables", "contact__tags")
     if data.get("user"):
         entries = entries.filter(username=data["user"])
     if data.get("action"):
@@ -232,8 +235,7 @@ def audit_page(request: HttpRequest) -> HttpResponse:
     rows = list(entries.order_by("-id")[: AUDIT_PAGE + 1])
     kept = {key: data[key] for key in ("user", "action") if data.get(key)}
     older = f"?{urlencode({**kept, 'before': rows[AUDIT_PAGE - 1].pk})}" if len(rows) > AUDIT_PAGE else None
-    context = {"form": form, "entries": rows[:AUDIT_PAGE], "older_url": older, "first_url": f"?{urlencode(kept)}",
-               "paged": bool(data.get("before"))}
+    context = {"form": form, "entries": audit.readable(rows[:AUDIT_PAGE]), "older_url": older,
+               "first_url": f"?{urlencode(kept)}", "paged": bool(data.get("before")),
+               "config_url": f"?{urlencode({'action': AuditAction.CONFIG_CHANGED})}"}
     return render(request, "workflows/audit.html", context)
-
-
