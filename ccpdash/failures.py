@@ -13,6 +13,10 @@ templates/errors/503.html, a static page that needs neither the database nor a s
 
 `page_not_found()` is handler404, split the same way: under the API's paths a 404 is `<ApiErrors>` notFound, also
 for a path no route matches (an id with a '/' in it), so a CCP client always gets the document it can read.
+`permission_denied()` (handler403) and `csrf_failure()` (CSRF_FAILURE_VIEW) leave the API's paths Django's answer.
+Everywhere else the three answer templates/errors/404.html or 403.html: unlike the 500 and 503 pages these are
+rendered with the request, in base.html's frame with the signed-in user's navigation, as a refusal is an ordinary
+request's answer and the database is there to ask.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import sys
 import psycopg
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template import loader
 from django.utils.cache import add_never_cache_headers
 from django.utils.deprecation import MiddlewareMixin
-from django.views import defaults
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import csrf, defaults
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from contacts.api import documents
@@ -95,12 +101,39 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: `<ApiErrors>` notFound on the CCP API's paths, Django's page everywhere else."""
+    """handler404: `<ApiErrors>` notFound on the CCP API's paths, the site's 404 page everywhere else."""
     if not is_api(request):
-        return defaults.page_not_found(request, exception)
+        return _refused_page(request, "errors/404.html", 404)
     error = documents.ApiError("notFound", "path", "there is no such resource here")
     body, content_type = documents.render_errors([error], wants_json(request))
     return HttpResponse(body, status=404, content_type=content_type)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: the site's 403 page; Django's own answer on the CCP API's paths, as before."""
+    if is_api(request):
+        return defaults.permission_denied(request, exception)
+    return _refused_page(request, "errors/403.html", 403)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the site's 403 page saying the form was not accepted; Django's view on the API's paths."""
+    if is_api(request):
+        return csrf.csrf_failure(request, reason)
+    return _refused_page(request, "errors/403.html", 403, csrf=True, reason=reason if settings.DEBUG else "")
+
+
+def _refused_page(request: HttpRequest, template: str, status: int, **context: object) -> HttpResponse:
+    return render(request, template, {"status": status, "back": _back_link(request), **context}, status=status)
+
+
+def _back_link(request: HttpRequest) -> str:
+    """The page that linked here, when it is one of this site's others: "back" is then a link, no script needed."""
+    referer = request.headers.get("Referer", "")
+    if not referer or referer == request.build_absolute_uri():
+        return ""
+    same_site = url_has_allowed_host_and_scheme(referer, {request.get_host()}, require_https=request.is_secure())
+    return referer if same_site else ""
 
 
 def _static_page(template: str, status: int, **context: object) -> HttpResponse:

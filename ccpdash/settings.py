@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from ccpdash.request_log import LOGGERS as REFUSAL_LOGGERS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -155,6 +157,8 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
 # saw (ccpdash.throttling.client_address). 0: the header is ignored, as a client can send anything in it.
 TRUST_X_FORWARDED_FOR = env_int("TRUST_X_FORWARDED_FOR", 0)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A page's CSRF failure is the site's 403 page, saying why and how to go on; the API's stays Django's.
+CSRF_FAILURE_VIEW = "ccpdash.failures.csrf_failure"
 
 # --- Production hardening (README "Production settings"): off by default, so `make run` works over http ---
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
@@ -370,6 +374,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the source folders so `make run` and the tests need no collectstatic;
 # a deployment may run collectstatic and turn this off with WHITENOISE_USE_FINDERS=0.
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+# Files a browser asks for at the site's root rather than under STATIC_URL: /favicon.ico.
+WHITENOISE_ROOT = BASE_DIR / "root_files"
 
 # CCP clients call the API from any origin (CCP 11.6+); the dashboard is same-origin only.
 CORS_URLS_REGEX = r"^/(ccp|ccp-webapp)/.*$"
@@ -384,10 +390,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A refused request (4xx) is one line, no traceback; 403s and suspicious requests at WARNING, the rest INFO.
+    "filters": {"one_line_refusals": {"()": "ccpdash.request_log.OneLineRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # axes: its failures and lockouts are warnings; its two lines of chatter per failed login are not worth keeping.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes: its failures and lockouts are warnings; its two lines of chatter per failed login are not worth keeping.
+        "axes": {"level": "WARNING"},
+        **{name: {"filters": ["one_line_refusals"]} for name in REFUSAL_LOGGERS},
+    },
 }
 
 # --- CCP API ---

@@ -13,3 +13,5 @@ urlpatterns = [
 handler500 = "ccpdash.failures.server_error"
 # The CCP API's paths answer <ApiErrors> for a path no route matches, as for an unknown id.
 handler404 = "ccpdash.failures.page_not_found"
+# A page refused to its user is the site's 403 page; the API's paths keep Django's answer.
+handler403 = "ccpdash.failures.permission_denied"
