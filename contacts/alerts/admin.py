@@ -11,8 +11,18 @@ from .models import QueueAlert, QueueAlertRule
 
 @admin.register(QueueAlertRule)
 class QueueAlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["mrd", "max_queued", "max_oldest_seconds", "enabled"]
+    list_display = ["mrd", "max_queued", "max_oldest_seconds", "enabled", "warn_queued", "warn_oldest_seconds",
+                    "service_level_goal", "service_level_warn"]
     list_editable = ["max_queued", "max_oldest_seconds", "enabled"]
+    fieldsets = [
+        (None, {"fields": ["mrd", "enabled"]}),
+        ("Alerts (and red on the dashboard)", {"fields": ["max_queued", "max_oldest_seconds"]}),
+        ("Amber on the dashboard", {"fields": ["warn_queued", "warn_oldest_seconds"]}),
+        ("Service level colours", {
+            "fields": ["service_level_goal", "service_level_warn"],
+            "description": "Against the MRD's service level threshold (seconds), set on the MRD.",
+        }),
+    ]
     list_filter = ["enabled"]
     list_select_related = ["mrd"]
     # The check runs every few seconds from Celery beat, so a saved threshold applies at once.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -32,6 +33,24 @@ class QueueAlertRule(models.Model):
         "max queued contacts", default=0, help_text="Alert when more contacts than this are queued. 0 = off."
     )
     enabled = models.BooleanField(default=True)
+    # Amber levels of the dashboard's KPI figures (red is the alert thresholds above, and the goal below):
+    # a supervisor sees a queue turn amber before it raises an alert. Not alerts themselves.
+    warn_oldest_seconds = models.PositiveIntegerField(
+        "amber from oldest waiting (s)", default=0,
+        help_text="Show the longest wait in amber from this many seconds (red above the alert threshold). 0 = off.",
+    )
+    warn_queued = models.PositiveIntegerField(
+        "amber from contacts waiting", default=0,
+        help_text="Show the contacts waiting in amber from this many (red above the alert threshold). 0 = off.",
+    )
+    service_level_goal = models.PositiveSmallIntegerField(
+        "service level goal (%)", default=0, validators=[MaxValueValidator(100)],
+        help_text="Show today's service level in red below this share answered within the MRD's threshold. 0 = off.",
+    )
+    service_level_warn = models.PositiveSmallIntegerField(
+        "service level amber below (%)", default=0, validators=[MaxValueValidator(100)],
+        help_text="Show today's service level in amber below this share (at or above the goal). 0 = off.",
+    )
 
     class Meta:
         ordering = ["mrd_id"]
@@ -43,6 +62,14 @@ class QueueAlertRule(models.Model):
     def clean(self) -> None:
         if self.enabled and not (self.max_oldest_seconds or self.max_queued):
             raise ValidationError("Set at least one threshold, or disable the rule.")
+        errors = {}
+        for warn, alert in (("warn_oldest_seconds", "max_oldest_seconds"), ("warn_queued", "max_queued")):
+            if getattr(self, warn) and getattr(self, alert) and getattr(self, warn) > getattr(self, alert):
+                errors[warn] = "Amber must start at or below the alert threshold."
+        if self.service_level_warn and self.service_level_warn < self.service_level_goal:
+            errors["service_level_warn"] = "Amber must start at or above the goal (red is below the goal)."
+        if errors:
+            raise ValidationError(errors)
 
 
 class QueueMetric(models.TextChoices):

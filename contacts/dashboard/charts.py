@@ -1,7 +1,8 @@
 """The dashboard's charts of the last hour, by minute, from the move tallies (`contacts.figures.tallies`).
 
-Per MRD: contacts queued and reserved at the end of each minute, and contacts handled and discarded
-during it; over all MRDs: discards per minute by reason. Counts come from GROUP BY queries over the
+Per configured MRD: contacts queued and reserved at the end of each minute, and contacts handled and
+discarded during it; over all MRDs: discards per minute by reason. Successful cancels are not discards
+(the figure catalogue's "cancelled") and count in neither. Counts come from GROUP BY queries over the
 hour's tallies (a row per minute and kind of move, whatever the traffic) and the contacts now in
 flight, so the work follows the screen and the queues' size, never the number of contacts ever stored
 or the hour's traffic. A contact counts in the MRD it has now.
@@ -18,7 +19,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from contacts.cce.models import MediaRoutingDomain
-from contacts.core.lifecycle import State
+from contacts.core.lifecycle import CANCEL_SUCCEEDED, State
 from contacts.core.models import Contact
 from contacts.figures import tallies
 from contacts.live import broadcast
@@ -57,9 +58,13 @@ def empty(states: tuple[str, ...]) -> dict[str, list[int]]:
 
 
 def mrd_series(start: datetime) -> list[dict]:
+    """A chart per configured MRD. Contacts whose MRD id the configuration lacks (a notification naming 9999)
+    get none: they are counted in the discards-by-reason chart and in the KPI panel's "MRD not configured"."""
+    names = dict(MediaRoutingDomain.objects.values_list("id", "name"))
     flows, net = minute_moves(start)
     now_counts = in_flight()
-    series = {mrd_id: {**empty(LEVELS), **flows.get(mrd_id, empty(FLOWS))} for mrd_id in {*flows, *now_counts}}
+    series = {mrd_id: {**empty(LEVELS), **flows.get(mrd_id, empty(FLOWS))}
+              for mrd_id in {*flows, *now_counts} if mrd_id in names}
     for mrd_id, states in series.items():
         for state in LEVELS:
             level = now_counts.get(mrd_id, {}).get(state, 0)
@@ -67,7 +72,6 @@ def mrd_series(start: datetime) -> list[dict]:
             for i in range(MINUTES - 1, -1, -1):  # walk back from now: undo each minute's moves
                 states[state][i] = max(0, level)
                 level -= changes[i]
-    names = dict(MediaRoutingDomain.objects.filter(pk__in=series).values_list("id", "name"))
     return [
         {"mrd": mrd_id, "label": " · ".join(filter(None, [f"MRD {mrd_id}", names.get(mrd_id)])), "series": states}
         for mrd_id, states in sorted(series.items())
@@ -79,7 +83,7 @@ def minute_moves(start: datetime) -> tuple[dict, dict]:
     rows = (
         tallies.tallied(start).filter(mrd_id__isnull=False)
         .order_by()
-        .values("period_start", "mrd_id", "from_state", "to_state")
+        .values("period_start", "mrd_id", "from_state", "to_state", "to_reason")
         .annotate(n=Sum("count"))
     )  # fmt: skip
     flows: dict[int, dict[str, list[int]]] = {}
@@ -90,7 +94,7 @@ def minute_moves(start: datetime) -> tuple[dict, dict]:
             continue
         flows.setdefault(mrd_id, empty(FLOWS))
         changes = net.setdefault(mrd_id, empty(LEVELS))
-        if row["to_state"] in FLOWS:
+        if row["to_state"] in FLOWS and row["to_reason"] not in CANCEL_SUCCEEDED:  # a cancel is not a discard
             flows[mrd_id][row["to_state"]][i] += n
         if row["to_state"] in LEVELS:
             changes[row["to_state"]][i] += n
@@ -114,8 +118,9 @@ def in_flight() -> dict[int, dict[str, int]]:
 
 
 def discard_series(start: datetime) -> list[dict]:
+    """Discards per minute by reason code; successful cancels are not discards and are left out."""
     rows = (
-        tallies.tallied(start).filter(to_state=State.DISCARDED)
+        tallies.tallied(start).filter(to_state=State.DISCARDED).exclude(to_reason__in=CANCEL_SUCCEEDED)
         .order_by()
         .values("period_start", "to_reason")
         .annotate(n=Sum("count"))

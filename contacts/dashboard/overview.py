@@ -8,106 +8,174 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from contacts.cce import throttle
 from contacts.cce.models import AgentAssignment, MediaRoutingDomain
 from contacts.core.formats import format_age, format_wait, midnight, reason_name
-from contacts.core.lifecycle import FINAL_STATES, IN_PLAY_STATES, State
+from contacts.core.lifecycle import CANCEL_SUCCEEDED, FINAL_STATES, IN_PLAY_STATES, State
 from contacts.core.models import Contact
-from contacts.figures import tallies
+from contacts.figures import catalogue, tallies
 from contacts.live.broadcast import latest_transition_id
+
+from . import kpis
 
 WAITING_STATES = (State.UNREAD, State.QUEUED)
 
-
-STATES = [state.value for state in State]
+# The row's columns: the lifecycle's states, with the successful cancels (discarded, …CANCEL_SUCCEEDED)
+# apart from the discards in a column of their own. A cancel is what the client asked for, not a failure:
+# counted and coloured as a discard it made a quiet queue look broken (figures catalogue: "cancelled").
+CANCELLED = "cancelled"
+STATES = [state.value for state in State] + [CANCELLED]
 
 
 # grouping key -> (Contact field, heading); a contact that has no value was not submitted yet.
 GROUPINGS = {"mrd": ("cce_mrd_id", "Media routing domain"), "selector": ("cce_script_selector", "Script selector")}
+# The tallies' field for each grouping's Contact field.
+TALLY_GROUPS = {"cce_mrd_id": "mrd_id", "cce_script_selector": "script_selector"}
 
 
 NOT_SUBMITTED = "not yet submitted"
+# One row for every MRD id the configuration lacks (a callback feed's notification naming MRD 9999, an MRD
+# deleted since): never a row, or a chart, per unknown id (figures catalogue: UNKNOWN_MRD).
+UNKNOWN_MRD = catalogue.UNKNOWN_MRD
+UNKNOWN_LABEL = "MRD not configured"
 
 
 def overview(now: datetime | None = None) -> dict:
     """Everything the queue overview shows, as JSON-ready data (the page's first paint and its refreshes)."""
     now = now or timezone.now()
+    names = mrd_names()
     return {
         # Orders the page's fetched and pushed copies (contacts.dashboard.snapshots): the newest wins.
         "version": int(now.timestamp() * 1000),
         "generated_at": now.isoformat(),
         "last_id": latest_transition_id(),
-        "groupings": [queue_grouping(key, now) for key in GROUPINGS],
+        "kpis": kpis.panel(now, names),
+        "groupings": queue_groupings(now, names),
         "agents": agents_panel(),
         "backlog": throttle_backlog(),
     }
 
 
-def queue_grouping(key: str, now: datetime) -> dict:
-    """One table of the overview: a row per MRD (or script selector) plus "not yet submitted"."""
-    column, heading = GROUPINGS[key]
-    rows: dict[object, dict] = {}
-    names = mrd_names() if key == "mrd" else {}
+def queue_groupings(now: datetime, names: dict[int, str] | None = None) -> list[dict]:
+    """The overview's tables: a row per MRD (and per script selector) plus "not yet submitted".
 
-    def row(value: object) -> dict:
-        value = value if value not in (None, "") else None
-        if value not in rows:
-            rows[value] = _empty_row(key, value, names.get(value, ""))
-        return rows[value]
-
-    for item in _position_counts(column, now):
-        _add_count(row(item[column]), item["state"], item["reason"], item["n"])
-    for item in _first_per_group(column, WAITING_STATES, [F("created_at").asc(), F("id").asc()]):
-        since = item["created_at"]
-        row(item[column])["oldest"] = {
-            "contact": item["public_id"],
-            "since": since.isoformat(),
-            "age": format_age((now - since).total_seconds()),
-        }
-    for item in _first_per_group(column, (State.QUEUED,), [F("created_at").desc(), F("id").desc()]):
-        wait = item["estimated_wait"]
-        row(item[column]).update(estimated_wait=wait, estimated_wait_text=format_wait(wait))
-    for item in _throughput(column, now):
-        row(item[TALLY_GROUPS[column]]).update({name: item[name] for name in THROUGHPUT_FIELDS})
-    # Numbers (MRDs) or names (selectors) in order, "not yet submitted" last.
-    ordered = sorted(rows.values(), key=lambda r: (r["value"] is None, r["value"] or 0))
-    return {"key": key, "heading": heading, "rows": ordered}
-
-
-def _position_counts(column: str, now: datetime) -> list[dict]:
-    """Counts by (state, reason): every contact still in play, and the moves into a final position since midnight.
-
-    In play is read from the contacts (an index range scan on the in-play states, the size of the
-    queues). Finished is read from the tallies (`contacts.figures.tallies`): the moves into handled and
-    into each discard code since midnight, so the cells agree with the throughput columns beside them
-    and a contact discarded then resubmitted and handled shows in both. Earlier days are left out: a
-    supervisor's day starts at midnight, and reading them would follow the size of the history.
+    Both tables come from the same four queries, each grouped by MRD and selector together and split
+    here: their cost is that of one table, and they cannot disagree on what they counted.
     """
-    in_play = list(
-        Contact.objects.filter(state__in=IN_PLAY_STATES).order_by().values(column, "state", "reason").annotate(
-            n=Count("id")
-        )
-    )
-    group = TALLY_GROUPS[column]
-    finished = (
-        tallies.tallied(tallies.minute_of(midnight(now))).filter(to_state__in=FINAL_STATES, period_start__lt=now)
-        .order_by()
-        .values(group, "to_state", "to_reason")
-        .annotate(n=Sum("count"))
+    names = mrd_names() if names is None else names
+    tables: dict[str, dict[object, dict]] = {key: {} for key in GROUPINGS}
+
+    def rows_of(item: dict, mrd_field: str, selector_field: str) -> list[dict]:
+        """The two rows (one per table) that the grouped item counts in."""
+        mrd = item[mrd_field]
+        mrd = mrd if mrd is None or mrd in names else UNKNOWN_MRD
+        return [_row(tables["mrd"], "mrd", mrd, names), _row(tables["selector"], "selector", item[selector_field])]
+
+    for item in _in_play():
+        for row in rows_of(item, "cce_mrd_id", "cce_script_selector"):
+            _add_count(row, item["state"], item["reason"], item["n"])
+    for item in _finished(now):
+        for row in rows_of(item, "mrd_id", "script_selector"):
+            _add_finished(row, item)
+    newest_at: dict[int, datetime] = {}  # id(row) -> created_at of the newest queued contact kept
+    for item in _firsts():
+        for key, (column, _) in GROUPINGS.items():
+            value = item[column]
+            row = _row(tables[key], key, value if key != "mrd" or value is None or value in names else UNKNOWN_MRD,
+                       names)
+            if item[f"oldest_{key}"] == 1:
+                _keep_oldest(row, item, now)
+            if item[f"newest_{key}"] == 1:
+                _keep_newest(row, item, newest_at)
+    return [
+        {"key": key, "heading": GROUPINGS[key][1], "rows": _ordered(tables[key])}
+        for key in GROUPINGS
+    ]
+
+
+def _row(table: dict[object, dict], key: str, value: object, names: dict[int, str] | None = None) -> dict:
+    value = value if value not in (None, "") else None
+    if value not in table:
+        table[value] = _empty_row(key, value, (names or {}).get(value, ""))
+    return table[value]
+
+
+def _ordered(table: dict[object, dict]) -> list[dict]:
+    """Numbers (MRDs) or names (selectors) in order; the unknown MRDs, then "not yet submitted", last."""
+    return sorted(table.values(), key=lambda r: (r["value"] is None, r["value"] == UNKNOWN_MRD,
+                                                 0 if r["value"] in (None, UNKNOWN_MRD) else r["value"]))
+
+
+def _keep_oldest(row: dict, item: dict, now: datetime) -> None:
+    since = item["created_at"]
+    if row["oldest"] is None or since < datetime.fromisoformat(row["oldest"]["since"]):
+        row["oldest"] = {"contact": item["public_id"], "since": since.isoformat(),
+                         "age": format_age((now - since).total_seconds())}
+
+
+def _keep_newest(row: dict, item: dict, newest_at: dict[int, datetime]) -> None:
+    """The estimate of the row's newest queued contact (unknown MRDs share a row: the newest of them)."""
+    if item["state"] != State.QUEUED:
+        return
+    if id(row) not in newest_at or item["created_at"] > newest_at[id(row)]:
+        newest_at[id(row)] = item["created_at"]
+        wait = item["estimated_wait"]
+        row.update(estimated_wait=wait, estimated_wait_text=format_wait(wait))
+
+
+def _in_play() -> QuerySet:
+    """Counts by (MRD, selector, state, reason) of the contacts still in play (an index range scan on the
+    in-play states: the size of the queues)."""
+    return (
+        Contact.objects.filter(state__in=IN_PLAY_STATES).order_by()
+        .values("cce_mrd_id", "cce_script_selector", "state", "reason").annotate(n=Count("id"))
     )  # fmt: skip
-    return in_play + [{column: item[group], "state": item["to_state"], "reason": item["to_reason"], "n": item["n"]}
-                      for item in finished if item["n"]]
 
 
-# The tallies' field for each grouping's Contact field.
-TALLY_GROUPS = {"cce_mrd_id": "mrd_id", "cce_script_selector": "script_selector"}
+def _finished(now: datetime) -> QuerySet:
+    """Moves into a final position by (MRD, selector, position): since midnight, and in the last 15 minutes.
+
+    Read from the tallies (`contacts.figures.tallies`), so the finished cells and the throughput columns
+    beside them come from the same rows and agree, and a contact discarded then resubmitted and handled
+    shows in both positions. Counted on moves, not on contacts' current state: a task discarded and then
+    renotified was still discarded, and a supervisor should see it. Earlier days are left out: a
+    supervisor's day starts at midnight, and reading them would follow the size of the history. The 15
+    minutes are whole minutes: the current one and the 15 before it.
+    """
+    recent, today = tallies.minute_of(now - timedelta(minutes=15)), tallies.minute_of(midnight(now))
+    return (
+        tallies.tallied(min(recent, today)).filter(to_state__in=FINAL_STATES, period_start__lt=now)
+        .order_by()
+        .values("mrd_id", "script_selector", "to_state", "to_reason")
+        .annotate(today=Sum("count", filter=Q(period_start__gte=today), default=0),
+                  recent=Sum("count", filter=Q(period_start__gte=recent), default=0))
+    )  # fmt: skip
+
+
+def _add_finished(row: dict, item: dict) -> None:
+    """Count a kind of finished move in the row's cells and its throughput columns.
+
+    A successful cancel (discarded, …CANCEL_SUCCEEDED) goes to the cancelled column, never to the discards.
+    """
+    state, reason = item["to_state"], item["to_reason"]
+    if state == State.DISCARDED and reason in CANCEL_SUCCEEDED:
+        state = CANCELLED
+    if item["today"]:
+        _add_count(row, state, reason, item["today"])
+    if state == CANCELLED:
+        row[CANCELLED_TODAY] += item["today"]
+    else:
+        row[f"{state}_15m"] += item["recent"]
+        row[f"{state}_today"] += item["today"]
 
 
 THROUGHPUT_FIELDS = ("handled_15m", "handled_today", "discarded_15m", "discarded_today")
+# Beside them: today's successful cancels, which are not discards.
+CANCELLED_TODAY = "cancelled_today"
 
 
 def mrd_names() -> dict[int, str]:
@@ -115,7 +183,12 @@ def mrd_names() -> dict[int, str]:
 
 
 def _empty_row(key: str, value: object, name: str = "") -> dict:
-    label = NOT_SUBMITTED if value is None else (f"MRD {value}" if key == "mrd" else str(value))
+    if value is None:
+        label = NOT_SUBMITTED
+    elif value == UNKNOWN_MRD:
+        label = UNKNOWN_LABEL
+    else:
+        label = f"MRD {value}" if key == "mrd" else str(value)
     if name:
         label = f"{label} · {name}"
     return {
@@ -128,62 +201,63 @@ def _empty_row(key: str, value: object, name: str = "") -> dict:
         "estimated_wait": None,
         "estimated_wait_text": "—",
         **dict.fromkeys(THROUGHPUT_FIELDS, 0),
+        CANCELLED_TODAY: 0,
     }
 
 
 def _add_count(row: dict, state: str, reason: str, count: int) -> None:
     cell = row["states"].setdefault(state, {"total": 0, "reasons": []})
     cell["total"] += count
-    cell["reasons"].append({"reason": reason, "label": reason_name(reason), "count": count})
+    for item in cell["reasons"]:
+        if item["reason"] == reason:
+            item["count"] += count
+            break
+    else:
+        cell["reasons"].append({"reason": reason, "label": reason_name(reason), "count": count})
     cell["reasons"].sort(key=lambda item: (-item["count"], item["reason"]))
     row["total"] += count
 
 
-def _first_per_group(column: str, states: tuple, order: list) -> QuerySet:
-    """The first contact of each group in `order`, in one query (a window function, not a loop per group)."""
-    ranked = Contact.objects.filter(state__in=states).annotate(
-        rank=Window(RowNumber(), partition_by=[F(column)], order_by=order)
-    )
-    return ranked.filter(rank=1).values(column, "public_id", "created_at", "estimated_wait")
+def _firsts() -> QuerySet:
+    """The oldest waiting and the newest queued contact of each MRD and of each selector, in one query.
 
-
-def _throughput(column: str, now: datetime) -> QuerySet:
-    """Moves into handled / discarded in the last 15 minutes and since midnight, per group, from the tallies.
-
-    Counted on moves, not on contacts' current state: a task discarded and then renotified was still
-    discarded, and a supervisor should see it. The 15 minutes are whole minutes: the current one and
-    the 15 before it.
+    Four window functions over the waiting contacts (unread and queued: the size of the queues), each
+    row marked with its rank in each; only rows first in one of them come back.
     """
-    recent, today = tallies.minute_of(now - timedelta(minutes=15)), tallies.minute_of(midnight(now))
-    handled, discarded = Q(to_state=State.HANDLED), Q(to_state=State.DISCARDED)
-    return (
-        tallies.tallied(min(recent, today)).filter(to_state__in=FINAL_STATES, period_start__lt=now)
-        .order_by()
-        .values(TALLY_GROUPS[column])
-        .annotate(
-            handled_15m=Sum("count", filter=handled & Q(period_start__gte=recent), default=0),
-            handled_today=Sum("count", filter=handled & Q(period_start__gte=today), default=0),
-            discarded_15m=Sum("count", filter=discarded & Q(period_start__gte=recent), default=0),
-            discarded_today=Sum("count", filter=discarded & Q(period_start__gte=today), default=0),
-        )
-    )
+    oldest = [F("created_at").asc(), F("id").asc()]
+    newest = [F("created_at").desc(), F("id").desc()]
+    ranks = {}
+    for key, (column, _) in GROUPINGS.items():
+        ranks[f"oldest_{key}"] = Window(RowNumber(), partition_by=[F(column)], order_by=oldest)
+        # Only queued contacts carry an estimate: unread ones rank after them (state "queued" > "unread").
+        ranks[f"newest_{key}"] = Window(RowNumber(), partition_by=[F(column)], order_by=[F("state").asc(), *newest])
+    ranked = Contact.objects.filter(state__in=WAITING_STATES).annotate(**ranks)
+    first = Q()
+    for name in ranks:
+        first |= Q(**{name: 1})
+    return ranked.filter(first).values("cce_mrd_id", "cce_script_selector", "public_id", "created_at",
+                                       "estimated_wait", "state", *ranks)
 
 
 def agents_panel() -> list[dict]:
-    """Per MRD, in id order: ready agents of all agents, slots in use, capacity (the ready agents' slots)."""
+    """Per MRD, in id order: ready agents of all agents, slots in use, capacity (the ready agents' slots).
+
+    One query: the agents' counts grouped per MRD, the open assignments a subquery per MRD (an index lookup).
+    """
     ready = Q(agents__ready=True)
+    open_slots = (
+        AgentAssignment.objects.filter(released_at__isnull=True, agent__mrd_id=OuterRef("pk"))
+        .order_by()
+        .values("agent__mrd_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
     mrds = MediaRoutingDomain.objects.order_by("id").annotate(
         agent_count=Count("agents"),
         ready_count=Count("agents", filter=ready),
         capacity=Coalesce(Sum("agents__max_concurrent", filter=ready), 0),
+        in_use=Coalesce(Subquery(open_slots, output_field=IntegerField()), 0),
     )
-    open_slots = (
-        AgentAssignment.objects.filter(released_at__isnull=True)
-        .order_by()
-        .values("agent__mrd_id")
-        .annotate(n=Count("id"))
-    )
-    in_use = {item["agent__mrd_id"]: item["n"] for item in open_slots}
     return [
         {
             "mrd": mrd.id,
@@ -191,10 +265,10 @@ def agents_panel() -> list[dict]:
             "routing": mrd.routing_enabled,
             "agents": mrd.agent_count,
             "ready": mrd.ready_count,
-            "in_use": in_use.get(mrd.id, 0),
+            "in_use": mrd.in_use,
             "capacity": mrd.capacity,
         }
-        for mrd in mrds
+        for mrd in mrds.only("id", "name", "routing_enabled")
     ]
 
 

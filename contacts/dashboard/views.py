@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET
 from contacts.alerts.context import page_alerts
 from contacts.core.filters import WINDOWS, ContactFilterForm, filter_contacts
 from contacts.core.formats import format_age, format_wait, reason_name
-from contacts.core.lifecycle import DISCARD_REASONS, State
+from contacts.core.lifecycle import CANCEL_SUCCEEDED, DISCARD_REASONS
 from contacts.core.models import Feed
 from contacts.core.permissions import dashboard_json, dashboard_page
 from contacts.live import resync
@@ -26,6 +27,9 @@ from contacts.live.broadcast import latest_transition_id
 from contacts.workflows.context import detail_context
 
 from . import charts, export, lists, overview
+
+# The discard codes that report a failure: every one but the successful cancels.
+ERROR_CODES = frozenset(DISCARD_REASONS) - CANCEL_SUCCEEDED
 
 
 def live_page(request: HttpRequest, last_id: int, *, with_alert_list: bool = False, **extra) -> dict:
@@ -44,6 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
         event["reason_label"] = reason_name(event["to"][1])
     context = {
         "now": now,
+        "zone": settings.TIME_ZONE,
         "overview": figures,
         "events": events,
         **live_page(request, figures["last_id"], with_alert_list=True, overview=reverse("dashboard-overview"),
@@ -97,7 +102,8 @@ def contact_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     contact = lists.contact_detail(public_id)
     if contact is None:
         raise Http404("No such contact")
-    discard = DISCARD_REASONS.get(contact.reason) if contact.state == State.DISCARDED else None
+    # A successful cancel is what the client asked for: no "why it was discarded" box for it.
+    discard = DISCARD_REASONS.get(contact.reason) if contact.reason in ERROR_CODES else None
     context = {
         "contact": contact,
         "timeline": lists.timeline(contact),
@@ -105,7 +111,8 @@ def contact_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "discard": discard,
         "estimated_wait": format_wait(contact.estimated_wait),
         "age": format_age((timezone.now() - contact.created_at).total_seconds()),
-        "discard_reasons": {code: {"cause": r.cause, "fix": r.fix} for code, r in DISCARD_REASONS.items()},
+        "discard_reasons": {code: {"cause": r.cause, "fix": r.fix} for code, r in DISCARD_REASONS.items()
+                            if code in ERROR_CODES},
         **live_page(request, last_id, contact=contact.public_id),
     }
     context.update(detail_context(request, contact, context["timeline"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from contacts.alerts.models import QueueAlertRule
 from contacts.cce.models import Agent, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript, ScriptAction
 from contacts.core import permissions
 from contacts.core.models import Feed, FeedNotification, FeedType
@@ -96,6 +97,22 @@ DEMO_AGENTS = {
 # Spec §6's rate and backlog, connection up. The README's recipes for the throttle, connection loss and
 # CCP restart change these in the admin; seed_demo puts them back.
 DEMO_CCE_SETTINGS = {"connection_up": True, "throttle_per_minute": 375, "backlog_size": 10000}
+
+
+# MRD id -> the queue alert rule's thresholds: the alerts, and the KPI panel's amber and red levels. Only the
+# demo has them (seed_demo), not the benchmark's configuration, whose figures were measured without alerts.
+DEMO_QUEUE_RULES = {
+    1: {"max_queued": 60, "max_oldest_seconds": 600, "warn_queued": 40, "warn_oldest_seconds": 300,
+        "service_level_goal": 70, "service_level_warn": 80},
+    5000: {"max_queued": 40, "max_oldest_seconds": 300, "warn_queued": 25, "warn_oldest_seconds": 120,
+           "service_level_goal": 80, "service_level_warn": 90},
+}
+
+
+def seed_queue_rules() -> None:
+    """Create or restore the demo's queue alert rules (thresholds of alerts and of the KPI panel's colours)."""
+    for mrd_id, thresholds in DEMO_QUEUE_RULES.items():
+        QueueAlertRule.objects.update_or_create(mrd_id=mrd_id, defaults={"enabled": True, **thresholds})
 
 
 def seed_cce() -> None:

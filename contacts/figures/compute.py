@@ -1,6 +1,6 @@
 """The catalogue's figures computed from the database: per configured MRD, for contacts outside it, and in total.
 
-`queue_figures(now)` makes the same six queries whatever the number of contacts: each one aggregates in
+`queue_figures(now)` makes the same five queries whatever the number of contacts: each one aggregates in
 the database (GROUP BY, a window function), and the Python loops run over MRDs and agents' groups, never
 over contacts. "now" figures read the contacts' and agents' positions as they are; windowed figures sum
 the move tallies (`contacts.figures.tallies`) of the periods in [window start, now), so their cost follows
@@ -29,6 +29,7 @@ from django.utils import timezone
 from contacts.cce import decisions, queues
 from contacts.cce.models import Agent, MediaRoutingDomain
 from contacts.core.models import Contact, Transition
+from contacts.core.positions import Pair
 
 from . import catalogue, tallies
 from .catalogue import BY_KEY, PER_MRD_KEYS, TOTAL, UNKNOWN_MRD
@@ -60,7 +61,6 @@ def queue_figures(now: datetime | None = None) -> dict[Bucket, Row]:
     in_queue, backlog = _positions(rows, bucket)
     _longest_waits(rows, bucket, now)
     _moves(rows, bucket, now)
-    _answers_in_threshold(rows, bucket, now)
     _agents(rows, bucket, in_queue)
     for row in rows.values():
         row["service_level"] = _ratio(row["answered_in_threshold"], row["left_queue"])
@@ -75,23 +75,29 @@ def _empty_row() -> Row:
 
 
 def _positions(rows: dict[Bucket, Row], bucket) -> tuple[dict[Bucket, int], int]:
-    """Waiting per bucket, and what the figures need besides: in the queue per bucket, the backlog in total."""
-    waiting = pairs_q(BY_KEY["waiting"].positions)
-    in_queue = pairs_q(catalogue.IN_QUEUE)
-    backlog = pairs_q(BY_KEY["backlog"].positions)
+    """Waiting per bucket, and what the figures need besides: in the queue per bucket, the backlog in total.
+
+    One count per (MRD, position) over the contacts at the positions any of them counts, sorted into the
+    figures here: the sets are the catalogue's, and a filter per figure would only make the same query
+    longer to build.
+    """
+    waiting, in_queue, backlog = BY_KEY["waiting"].positions, catalogue.IN_QUEUE, BY_KEY["backlog"].positions
     counts = (
-        Contact.objects.filter(in_queue | backlog)
+        Contact.objects.filter(pairs_q(in_queue | backlog))
         .order_by()
-        .values("cce_mrd_id")
-        .annotate(waiting=Count("id", filter=waiting), in_queue=Count("id", filter=in_queue),
-                  backlog=Count("id", filter=backlog))
+        .values("cce_mrd_id", "state", "reason")
+        .annotate(n=Count("id"))
     )  # fmt: skip
     queued: dict[Bucket, int] = defaultdict(int)
     total_backlog = 0
     for item in counts:
-        rows[bucket(item["cce_mrd_id"])]["waiting"] += item["waiting"]
-        queued[bucket(item["cce_mrd_id"])] += item["in_queue"]
-        total_backlog += item["backlog"]
+        pair, key = Pair(item["state"], item["reason"]), bucket(item["cce_mrd_id"])
+        if pair in waiting:
+            rows[key]["waiting"] += item["n"]
+        if pair in in_queue:
+            queued[key] += item["n"]
+        if pair in backlog:
+            total_backlog += item["n"]
     return queued, total_backlog
 
 
@@ -120,35 +126,34 @@ def _longest_waits(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
 
 
 def _moves(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
-    """The MOVE_COUNTS figures, each over its own window, in one grouped query over the tallies."""
-    figures = [BY_KEY[key] for key in MOVE_COUNTS]
+    """The MOVE_COUNTS figures and the answers within threshold, from one grouped query over the tallies.
+
+    The tallies of the earliest window's start are counted per (MRD, move, within threshold, whether in
+    each figure's window), then each kind of move is matched to the figures that count it (their `Moves`):
+    a few hundred rows a day, where one filtered sum per figure made a query slower to build than to run.
+    """
+    figures = [BY_KEY[key] for key in (*MOVE_COUNTS, "answered_in_threshold")]
     starts = {figure.key: tallies.minute_of(figure.window.start(now)) for figure in figures}
+    windows = sorted(set(starts.values()))
     counts = (
-        tallies.tallied(min(starts.values())).filter(period_start__lt=now)
+        tallies.tallied(windows[0]).filter(period_start__lt=now)
         .order_by()
-        .values("mrd_id")
-        .annotate(**{f.key: Sum("count", filter=moves_q(f.moves) & Q(period_start__gte=starts[f.key]), default=0)
-                     for f in figures})
+        .values("mrd_id", "from_state", "from_reason", "to_state", "to_reason", "in_threshold")
+        .annotate(**{f"since_{i}": Sum("count", filter=Q(period_start__gte=start), default=0)
+                     for i, start in enumerate(windows)})
     )  # fmt: skip
     for item in counts:
+        move = Pair(item["from_state"], item["from_reason"]), Pair(item["to_state"], item["to_reason"])
         row = rows[bucket(item["mrd_id"])]
-        for key in MOVE_COUNTS:
-            row[key] += item[key]
+        for figure in figures:
+            if figure.key == "answered_in_threshold" and not item["in_threshold"]:
+                continue
+            if _counts(figure.moves, *move):
+                row[figure.key] += item[f"since_{windows.index(starts[figure.key])}"]
 
 
-def _answers_in_threshold(rows: dict[Bucket, Row], bucket, now: datetime) -> None:
-    """Answers whose wait since the contact's last entry into the queue was within its MRD's threshold (tallied
-    as they happened: `tallies.record`)."""
-    figure = BY_KEY["answered_in_threshold"]
-    answers = (
-        tallies.tallied(tallies.minute_of(figure.window.start(now))).filter(moves_q(figure.moves), in_threshold=True,
-                                                                              period_start__lt=now)
-        .order_by()
-        .values("mrd_id")
-        .annotate(n=Sum("count"))
-    )  # fmt: skip
-    for item in answers:
-        rows[bucket(item["mrd_id"])]["answered_in_threshold"] += item["n"]
+def _counts(moves: catalogue.Moves, source: Pair, target: Pair) -> bool:
+    return target in moves.targets and (moves.sources is None or source in moves.sources)
 
 
 def _agents(rows: dict[Bucket, Row], bucket, in_queue: dict[Bucket, int]) -> None:

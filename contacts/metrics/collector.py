@@ -1,6 +1,6 @@
 """The figures at scrape time: the catalogue's figures per MRD, contacts in play, today's discards, Celery's queues.
 
-Each scrape reads what the dashboard reads: `compute.queue_figures()` (six grouped queries over the
+Each scrape reads what the dashboard reads: `compute.queue_figures()` (five grouped queries over the
 contacts in the queue, the agents and the move tallies) and two more of the same kind, so its cost
 follows the number of MRDs, agents and tally periods, never the number of stored contacts. Series are
 named after the catalogue's figures: `ccpdash_<key>[_<unit>][_today]`, the help text its label and

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django import template
 
+from contacts.alerts.discards import followable as link_followable
 from contacts.core.formats import reason_name as plain_reason_name
 
 register = template.Library()
@@ -24,3 +25,15 @@ def iso_time(value: str) -> datetime | None:
 def reason_name(code: str) -> str:
     """The plain name of a reason code ("Routing disabled"); the templates put the code in its tooltip."""
     return plain_reason_name(code or "")
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    """mapping[key] in a template (the KPI panel's figures are keyed by the catalogue's keys)."""
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def followable(link: dict | None, perms) -> bool:
+    """Whether the page's user (their permission names) may follow an alert's fix link."""
+    return link_followable(link, perms)

@@ -70,10 +70,49 @@ function renderOverview(data) {
     if (table) renderRows(table.tBodies[0], grouping.rows);
     table?.closest("section")?.querySelector(".empty-note")?.remove();
   }
+  renderKpis(data.kpis);
   renderAgents(data.agents);
   document.getElementById("backlog").textContent = data.backlog.length;
   document.getElementById("backlog-size").textContent = data.backlog.size;
   document.getElementById("backlog-rate").textContent = data.backlog.per_minute;
+}
+
+// The KPI tiles and the table per MRD, redrawn in place: one pass over the snapshot's figures.
+function renderKpis(kpis) {
+  for (const tile of document.querySelectorAll("#kpi-tiles .kpi")) {
+    fillFigure(tile, tile.querySelector(".kpi-value"), kpis.total.figures[tile.dataset.key]);
+  }
+  const tbody = document.getElementById("kpi-rows");
+  const keys = kpis.figures.map((figure) => figure.key).filter((key) => key !== "backlog");
+  const existing = new Map([...tbody.querySelectorAll("tr[data-mrd]")].map((tr) => [tr.dataset.mrd, tr]));
+  if (kpis.rows.length) tbody.querySelector("tr:not([data-mrd])")?.remove();
+  kpis.rows.forEach((row, index) => {
+    const id = String(row.mrd);
+    let tr = existing.get(id);
+    existing.delete(id);
+    if (!tr) {
+      tr = el("tr", { dataset: { mrd: id } }, el("th", { scope: "row" }));
+      for (const key of keys) tr.append(el("td", { class: "num", dataset: { key } }));
+    }
+    tr.cells[0].replaceChildren(row.label, ...(row.name ? [" ", el("span", { class: "muted", text: row.name })] : []));
+    for (const td of tr.querySelectorAll("td[data-key]")) fillFigure(td, td, row.figures[td.dataset.key]);
+    if (tbody.rows[index] !== tr) tbody.insertBefore(tr, tbody.rows[index] || null);
+  });
+  for (const tr of existing.values()) tr.remove();
+}
+
+// A figure's level on `levelled` (ok / amber / red, coloured by CSS) and its text in `holder`, as a link when it has one.
+function fillFigure(levelled, holder, figure) {
+  if (!figure) return;
+  levelled.dataset.level = figure.level;
+  if (!figure.url) {
+    holder.textContent = figure.text;
+    return;
+  }
+  const link = holder.querySelector("a") || el("a");
+  link.href = figure.url;
+  link.textContent = figure.text;
+  if (link.parentNode !== holder) holder.replaceChildren(link);
 }
 
 function renderRows(tbody, rows) {
@@ -100,6 +139,7 @@ function buildRow(row) {
       el("td", { class: "num" }, el("span", { "data-field": `${kind}_15m` }), " / ", el("span", { "data-field": `${kind}_today` })),
     );
   }
+  tr.append(el("td", { class: "num" }, el("span", { "data-field": "cancelled_today" })));
   return tr;
 }
 
@@ -119,7 +159,7 @@ function fillRow(tr, row) {
   }
   fillOldest(tr.querySelector('[data-field="oldest"]'), row.oldest);
   tr.querySelector('[data-field="wait"]').textContent = formatWait(row.estimated_wait);
-  for (const name of ["handled_15m", "handled_today", "discarded_15m", "discarded_today"]) {
+  for (const name of ["handled_15m", "handled_today", "discarded_15m", "discarded_today", "cancelled_today"]) {
     tr.querySelector(`[data-field="${name}"]`).textContent = row[name];
   }
 }

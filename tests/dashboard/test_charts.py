@@ -80,6 +80,23 @@ class ChartDataTests:
         assert flows["handled"] == expected([(40, 41)]) and flows["discarded"] == expected([(45, 46)])
         assert data["discards"] == [{"reason": Reason.NO_SCRIPT, "counts": expected([(45, 46)])}]
 
+    def test_it_leaves_successful_cancels_out_of_the_discards(self, series):
+        _, t = series
+        cancelled = t.contact("cancelled at 47")
+        t.move(cancelled, QUEUED, 46)
+        t.move(cancelled, ("queued", Reason.TASK_CANCEL_REQUESTED), 46)
+        t.move(cancelled, ("discarded", Reason.TASK_CANCEL_SUCCEEDED), 47)
+        data = charts.hour_series(t.now)
+        assert data["mrds"][0]["series"]["discarded"] == expected([(45, 46)])
+        assert [item["reason"] for item in data["discards"]] == [Reason.NO_SCRIPT]
+
+    def test_it_draws_no_chart_for_an_mrd_the_configuration_lacks(self, series):
+        _, t = series
+        row = lifecycle.transition(t.contact("lost"), *QUEUED, source=Source.CCE, changes={"cce_mrd_id": 9999})
+        Transition.objects.filter(pk=row.pk).update(created_at=t.start + timedelta(minutes=50))
+        tallies.rebuild()
+        assert [mrd["mrd"] for mrd in charts.hour_series(t.now)["mrds"]] == [5000]
+
     def test_it_labels_the_minutes_of_the_last_hour(self, series):
         data, t = series
         minutes = data["minutes"]

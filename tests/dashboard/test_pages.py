@@ -117,6 +117,12 @@ class PermissionTests:
 
 @pytest.mark.django_db
 class OverviewTests:
+    @pytest.fixture(autouse=True)
+    def mrds(self, db) -> None:
+        """The MRDs the contacts name are configured (an MRD id the configuration lacks has a row of its own)."""
+        for mrd_id in (1, 2):
+            MediaRoutingDomain.objects.get_or_create(id=mrd_id)
+
     def rows(self, key: str, now: datetime | None = None) -> dict:
         grouping = next(g for g in overview.overview(now)["groupings"] if g["key"] == key)
         return {row["value"]: row for row in grouping["rows"]}
@@ -188,8 +194,8 @@ class OverviewTests:
         assert [row[name] for name in overview.THROUGHPUT_FIELDS] == [1, 2, 1, 1]
 
     def test_it_shows_agents_per_mrd_and_the_throttle_backlog(self, feed):
-        mrd = MediaRoutingDomain.objects.create(id=1, name="Chat")
-        MediaRoutingDomain.objects.create(id=2, name="Email", routing_enabled=False)
+        mrd = MediaRoutingDomain.objects.filter(id=1).update(name="Chat") and MediaRoutingDomain.objects.get(id=1)
+        MediaRoutingDomain.objects.filter(id=2).update(name="Email", routing_enabled=False)
         busy = Agent.objects.create(name="A", agent_id="1001", mrd=mrd, max_concurrent=3)
         Agent.objects.create(name="B", agent_id="1002", mrd=mrd, max_concurrent=2)
         Agent.objects.create(name="C", agent_id="1003", mrd=mrd, max_concurrent=5, ready=False)
@@ -205,6 +211,33 @@ class OverviewTests:
             {"mrd": 2, "name": "Email", "routing": False, "agents": 0, "ready": 0, "in_use": 0, "capacity": 0},
         ]
         assert data["backlog"] == {"length": 1, "size": 50, "per_minute": 60, "used": 0, "window_seconds": 60.0}
+
+    def test_it_counts_successful_cancels_as_cancelled_never_as_discards(self, feed):
+        contact = Contact.objects.create(kind="task", feed=feed, state="discarded", cce_mrd_id=1,
+                                         cce_script_selector="Sales", reason="NOTIFICATION_CCE_TASK_CANCEL_SUCCEEDED")
+        for reason in ("NOTIFICATION_CCE_TASK_CANCEL_SUCCEEDED", "NOTIFICATION_NO_SCRIPT"):
+            Transition.objects.create(contact=contact, rule="X", from_state="queued", to_state="discarded",
+                                      to_reason=reason, source=Source.CCE)
+        tallies.rebuild()
+        for key, value in (("mrd", 1), ("selector", "Sales")):
+            row = self.rows(key)[value]
+            assert (row["states"]["discarded"]["total"], row["states"]["cancelled"]["total"]) == (1, 1)
+            assert [item["label"] for item in row["states"]["cancelled"]["reasons"]] == ["Cancelled (task)"]
+            assert (row["discarded_15m"], row["discarded_today"], row["cancelled_today"]) == (1, 1, 1)
+        assert overview.overview()["kpis"]["total"]["figures"]["cancelled"]["value"] == 1
+        assert overview.overview()["kpis"]["total"]["figures"]["discarded"]["value"] == 1
+
+    def test_it_gives_the_mrd_ids_the_configuration_lacks_one_row_together(self, feed):
+        for mrd_id in (9999, 9998, 1):
+            Contact.objects.create(kind="callback", feed=feed, state="queued", reason="EXTERNALLY_ROUTED",
+                                   cce_mrd_id=mrd_id)
+        rows = self.rows("mrd")
+        assert list(rows) == [1, overview.UNKNOWN_MRD]
+        assert (rows[overview.UNKNOWN_MRD]["label"], rows[overview.UNKNOWN_MRD]["total"]) == ("MRD not configured", 2)
+        kpi_rows = overview.overview()["kpis"]["rows"]
+        assert [(row["label"], row["figures"]["waiting"]["value"]) for row in kpi_rows] == [
+            ("MRD 1", 1), ("MRD 2", 0), ("No configured MRD", 2)
+        ]  # fmt: skip
 
     def test_it_renders_the_overview_on_the_page_without_javascript(self, sup_client, feed):
         bulk_contacts(feed, 5)

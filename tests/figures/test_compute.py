@@ -352,5 +352,5 @@ class QueryCountTests:
             waiting.append(rows["total"]["waiting"])
             assert rows["total"]["cancelled"] == rows["total"]["waiting"] == Contact.objects.filter(
                 state="queued").count()  # fmt: skip
-        assert counts[0] == counts[1] == 6
+        assert counts[0] == counts[1] == 5
         assert waiting == [2, 200]

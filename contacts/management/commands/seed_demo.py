@@ -15,6 +15,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             seed.seed_feeds()
             seed.seed_cce()
+            seed.seed_queue_rules()
             users = seed.seed_users()
         self.stdout.write("Demo configuration restored. Logins (username / password, role):")
         for username, password, role in users:
