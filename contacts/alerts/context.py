@@ -14,6 +14,7 @@ from contacts.core.permissions import ACKNOWLEDGE_ALERT, MANAGE_CONTACTS
 from contacts.live.resync import RESYNC_WINDOW
 
 from . import feed
+from .discards import fix_permissions
 
 
 def page_alerts(request: HttpRequest, with_list: bool = False) -> dict:
@@ -31,6 +32,8 @@ def page_alerts(request: HttpRequest, with_list: bool = False) -> dict:
         "csrf": get_token(request),
         "can_acknowledge": can_acknowledge,
         "can_manage": request.user.has_perm(MANAGE_CONTACTS),
+        # Fix links into the admin are shown only to those who may act there.
+        "perms": fix_permissions(request.user),
     }
     context = {"count": unacknowledged, "config": config}
     if with_list:
@@ -39,6 +42,7 @@ def page_alerts(request: HttpRequest, with_list: bool = False) -> dict:
             "unacknowledged": unacknowledged,
             "cursors": config["cursors"],
             "can_acknowledge": can_acknowledge,
+            "perms": config["perms"],
             "horizon_hours": int(feed.HORIZON.total_seconds() // 3600),
         }
     return context

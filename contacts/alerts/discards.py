@@ -74,7 +74,7 @@ class FixLink:
     alternative: FixLink | None = None
 
     def as_json(self) -> dict:
-        return {"label": self.label, "url": self.url}
+        return {"label": self.label, "url": self.url, "perm": getattr(self.url, "perm", None)}
 
 
 @dataclass
@@ -104,9 +104,35 @@ def selector_of(contact: Contact) -> str:
     return contact.cce_script_selector or contact.script_selector
 
 
-def admin_url(model: str, action: str, pk: object = None, **prefill: object) -> str:
+class AdminUrl(str):
+    """An admin page's URL that knows the permission a user needs to act on it there (`perm`).
+
+    A fix link is shown only to those who have it (`followable`): a supervisor cannot open the admin, and a
+    link that answers 403 is a promise the page should not make.
+    """
+
+    perm: str
+
+
+# The admin's views, and the permission that makes each one a place to fix something.
+ADMIN_ACTION_PERMS = {"change": "change", "add": "add", "changelist": "view"}
+
+
+def admin_url(model: str, action: str, pk: object = None, **prefill: object) -> AdminUrl:
     url = reverse(f"admin:contacts_{model}_{action}", args=[pk] if pk is not None else [])
-    return f"{url}?{urlencode(prefill)}" if prefill else url
+    link = AdminUrl(f"{url}?{urlencode(prefill)}" if prefill else url)
+    link.perm = f"contacts.{ADMIN_ACTION_PERMS[action]}_{model}"
+    return link
+
+
+def followable(link: dict | None, perms) -> bool:
+    """Whether a user with `perms` (their permission names) may follow the alert's `link`."""
+    return bool(link) and (not link.get("perm") or link["perm"] in perms)
+
+
+def fix_permissions(user) -> list[str]:
+    """The permissions a page's fix links are checked against: the user's own, of this app."""
+    return sorted(perm for perm in user.get_all_permissions() if perm.startswith("contacts."))
 
 
 def fix_link(contact: Contact, reason: str, config: ConfigSnapshot | None = None) -> FixLink:

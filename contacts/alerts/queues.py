@@ -15,7 +15,6 @@ from datetime import datetime
 from celery import shared_task
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
-from django.urls import reverse
 from django.utils import timezone
 
 from contacts.cce import queues
@@ -122,10 +121,14 @@ def describe(alert: QueueAlert, name: str) -> str:
     return f"The oldest contact in {where} waited {waited} (alert above {limit})."
 
 
+def _link(label: str, url) -> dict:
+    return {"label": label, "url": url, "perm": url.perm}
+
+
 def queue_alert(alert: QueueAlert, names: dict[int, str], rules: dict[int, int]) -> dict:
     """The alert of one queue alert row (load it with select_related("acknowledgement__user"))."""
     code = CODES[alert.metric]
-    agents = f"{reverse('admin:contacts_agent_changelist')}?mrd__id__exact={alert.mrd_id}"
+    agents = admin_url("agent", "changelist", mrd__id__exact=alert.mrd_id)
     rule = rules.get(alert.mrd_id)
     return {
         "key": alert.key,
@@ -138,8 +141,8 @@ def queue_alert(alert: QueueAlert, names: dict[int, str], rules: dict[int, int])
         "group": f"{code} in MRD {alert.mrd_id}",
         "cause": describe(alert, names.get(alert.mrd_id, "")),
         "fix": FIX,
-        "link": {"label": f"Agents of MRD {alert.mrd_id}", "url": agents},
-        "alternative": {"label": "Alert rule", "url": admin_url("queuealertrule", "change", rule)} if rule else None,
+        "link": {"label": f"Agents of MRD {alert.mrd_id}", "url": agents, "perm": agents.perm},
+        "alternative": _link("Alert rule", admin_url("queuealertrule", "change", rule)) if rule else None,
         "contact": None,
         "mrd": alert.mrd_id,
         "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,

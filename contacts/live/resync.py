@@ -63,5 +63,7 @@ def live_config(request: HttpRequest, last_id: int, **extra) -> dict:
         "snapshot_ms": round(settings.LIVE_SNAPSHOT_SECONDS * 1000),
         # The reason codes' plain names, so live rows read the same words as server-rendered ones.
         "reason_names": REASON_NAMES,
+        # Every time on the page is shown in the contact center's zone, the one "today" is counted in.
+        "time_zone": settings.TIME_ZONE,
         **extra,
     }

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 
 from contacts.cce.decisions import Decision, decide
 from contacts.core import lifecycle
+from contacts.core.formats import reason_name
 from contacts.core.lifecycle import CANCEL_SUCCEEDED, DISCARD_REASONS, Kind, Reason, Source, State, TransitionRefused
 from contacts.core.models import Contact, Transition
 
@@ -206,11 +207,11 @@ CAUSE_TEXT = {
     Reason.INVALID_FIELD_LENGTH: "a variable {still}exceeds a CCE field limit",
     Reason.INVALID_NEW_TASK_MESSAGE: "the route request is {still}malformed (mediaType or an ECC variable name)",
     Reason.INVALID_MRD_ID: "MRD {mrd} {still}does not exist",
-    Reason.INVALID_SCRIPT_SELECTOR: "script selector `{selector}` {still}does not exist",
+    Reason.INVALID_SCRIPT_SELECTOR: "script selector “{selector}” {still}does not exist",
     Reason.MEDIA_ROUTING_DISABLED: "routing is {still}disabled on MRD {mrd}",
-    Reason.NO_SCRIPT: "script selector `{selector}` {still}has no routing script",
+    Reason.NO_SCRIPT: "script selector “{selector}” {still}has no routing script",
     Reason.ROUTER_RELEASED_TASK: "the router would {still}release it (a release script, or MRD {mrd}'s queue is full)",
-    Reason.UNKNOWN_ERROR: "the routing script of `{selector}` {still}fails with an unknown error",
+    Reason.UNKNOWN_ERROR: "the routing script of “{selector}” {still}fails with an unknown error",
 }
 
 
@@ -241,11 +242,11 @@ def cause_still_present(contact: Contact, script_selector: str | None = None) ->
 
 def verdict_for(original_reason: str, decision: Decision) -> Verdict:
     if decision.queued:
-        where = f"MRD {decision.mrd_id}" + (f" (script selector `{decision.script_selector}`)"
+        where = f"MRD {decision.mrd_id}" + (f" (script selector “{decision.script_selector}”)"
                                             if decision.script_selector else "")
         return Verdict(True, decision.reason, False, f"The cause is gone: it would be queued in {where}.", "")
     same = decision.reason == original_reason
-    text = CAUSE_TEXT.get(decision.reason, "it would {still}be discarded with " + decision.reason).format(
+    text = CAUSE_TEXT.get(decision.reason, "it would {still}be discarded: " + reason_name(decision.reason)).format(
         still="still " if same else "", mrd=decision.mrd_id if decision.mrd_id is not None else "—",
         selector=decision.script_selector or "—",
     )

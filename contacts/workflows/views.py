@@ -18,9 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from contacts.core.formats import reason_name
 from contacts.core.lifecycle import DISCARD_REASONS, Source, State
 from contacts.core.models import Contact
 from contacts.core.permissions import MANAGE_CONTACTS, VIEW_AUDIT, guard, manage_page, wants_json
+from contacts.core.positions import REASON_NAMES
 
 from . import actions, audit, jobs
 from .models import AuditAction, AuditEntry, BulkJob, BulkJobKind
@@ -60,7 +62,8 @@ def resubmit_preview(contact: Contact, script_selector: str = "") -> dict:
     verdict = actions.cause_still_present(contact, script_selector or None) if answer else None
     return {
         "contact": contact.public_id, "name": contact.name, "kind": contact.kind,
-        "state": contact.state, "reason": contact.reason, "script_selector": contact.script_selector,
+        "state": contact.state, "reason": contact.reason, "reason_name": reason_name(contact.reason),
+        "script_selector": contact.script_selector,
         "resubmittable": answer.ok, "refusal": answer.reason, "discard_id": discard.pk if discard else None,
         "cause": info.cause if info else "", "fix": info.fix if info else "",
         "verdict": verdict.as_json() if verdict else None,
@@ -190,7 +193,8 @@ def bulk_start(request: HttpRequest, kind: str) -> HttpResponse:
 def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(BulkJob, pk=job_id)
     status = jobs.status(job)
-    config = {"socket": "/ws/dashboard", "status": reverse("workflows-job-status", args=[job.pk]), "job": job.pk}
+    config = {"socket": "/ws/dashboard", "status": reverse("workflows-job-status", args=[job.pk]), "job": job.pk,
+              "reason_names": REASON_NAMES}
     context = {"job": job, "status": status, "config": config, "query": urlencode(job.filters)}
     return render(request, "workflows/job.html", context)
 

@@ -9,10 +9,14 @@ const TOAST_MS = 20000;
 const ACKED_TOAST_MS = 4000;
 
 // The fix link and its alternative, as the toasts and the alert list show them.
-export function links(alert) {
+// Only the links the user may follow (`perms`: their permission names; contacts.alerts.discards.followable).
+export function links(alert, perms = []) {
+  const followable = (link) => link && (!link.perm || perms.includes(link.perm));
   const parts = [];
-  if (alert.link) parts.push(" ", el("a", { href: alert.link.url, text: alert.link.label, dataset: { fix: "" } }));
-  if (alert.alternative) parts.push(" · ", el("a", { href: alert.alternative.url, text: alert.alternative.label }));
+  if (followable(alert.link)) parts.push(" ", el("a", { href: alert.link.url, text: alert.link.label, dataset: { fix: "" } }));
+  if (followable(alert.alternative)) {
+    parts.push(parts.length ? " · " : " ", el("a", { href: alert.alternative.url, text: alert.alternative.label }));
+  }
   return parts;
 }
 
@@ -22,7 +26,7 @@ export function newer(a, b) {
 
 // `acknowledge(keys)` returns a promise; `resubmitter(alert)` returns a function that opens the resubmit
 // dialog, or null where the user may not (or the page has no dialog).
-export function createToasts({ container, canAcknowledge, acknowledge, resubmitter }) {
+export function createToasts({ container, canAcknowledge, acknowledge, resubmitter, perms = [] }) {
   const groups = new Map(); // group -> {name, alerts, node, parts, timer}
   const waiting = []; // groups without a free slot yet, oldest first
 
@@ -96,7 +100,7 @@ export function createToasts({ container, canAcknowledge, acknowledge, resubmitt
     parts.scope.textContent = latest.scope;
     parts.cause.textContent = latest.cause;
     parts.fix.textContent = latest.fix;
-    if (parts.links.dataset.for !== latest.key) parts.links.replaceChildren(...links(latest));
+    if (parts.links.dataset.for !== latest.key) parts.links.replaceChildren(...links(latest, perms));
     parts.links.dataset.for = latest.key;
     const when = el("time", { datetime: latest.at, text: formatTime(latest.at) });
     const who = latest.contact ? [el("a", { href: latest.contact.url, text: latest.contact.name }), " · "] : [];

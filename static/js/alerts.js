@@ -36,6 +36,7 @@ const toasts = createToasts({
   canAcknowledge: cfg.can_acknowledge,
   acknowledge: (keys) => acknowledgeKeys(keys),
   resubmitter: (alert) => resubmitter(alert),
+  perms: cfg.perms,
 });
 
 // --- reading the feed -----------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ function buildRow(alert) {
   if (alert.scope) what.append(" ", el("span", { text: alert.scope }));
   if (alert.contact) what.append(" · ", el("a", { href: alert.contact.url, text: alert.contact.name }));
   const fix = el("p", { class: "alert-fix" }, alert.kind === "queue" ? `${alert.cause} ` : "");
-  fix.append(el("strong", { text: "Fix:" }), ` ${alert.fix}`, ...links(alert));
+  fix.append(el("strong", { text: "Fix:" }), ` ${alert.fix}`, ...links(alert, cfg.perms));
   const status = el("p", { class: "alert-status" });
   if (alert.cleared_at) status.append(el("span", { class: "cleared", text: `Cleared ${formatTime(alert.cleared_at)}` }), " ");
   if (alert.ack) {

@@ -3,7 +3,7 @@
 // /alerts/charts, bucketed by minute in the database; live events then move them on (each event once:
 // live.js dedupes), and the page re-reads them on reconnect and every few minutes, since the database is
 // the truth and an event may have been lost on the way.
-import { el, reasonName } from "./live.js";
+import { el, formatMinute, reasonName } from "./live.js";
 
 const LEVELS = ["queued", "reserved"];
 const FLOWS = ["handled", "discarded"];
@@ -178,9 +178,7 @@ function makeFigure(id, title) {
   return chart;
 }
 
-function clock(seconds) {
-  return new Date(seconds * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hour12: false });
-}
+const clock = formatMinute; // the minute in the contact center's zone, as every time on the page
 
 function css(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();

@@ -1,7 +1,7 @@
 // One contact's page: new moves join its timeline live and its position and CCE fields follow them; an
 // admin's actions (resubmit, cancel) follow the position too. Audit rows (data-audit) sit in the timeline
 // by time; only transition rows (data-id) count for ordering and "time in previous state".
-import { config, el, formatAge, formatWait, reasonName, startLive } from "./live.js";
+import { config, el, formatAge, formatDateTime, formatWait, reasonName, startLive } from "./live.js";
 import "./resubmit.js";
 
 const discardReasons = JSON.parse(document.getElementById("discard-reasons").textContent);
@@ -22,7 +22,7 @@ function buildRow(event) {
   return el(
     "tr",
     { dataset: { id: event.id, at: event.at, state } },
-    el("td", {}, el("time", { datetime: event.at, text: new Date(event.at).toLocaleString([], { hour12: false }) })),
+    el("td", {}, el("time", { datetime: event.at, text: formatDateTime(event.at) })),
     el("td", {}, from, " → ", el("span", { class: "badge", text: state })),
     cell(reasonName(reason), { title: reason }),
     cell(event.rule),
@@ -86,6 +86,8 @@ function showActions(state, reason) {
   document.getElementById("resubmit-refusal").hidden = true;
   const cancel = workflow.cancel_from.some(([s, r]) => s === state && r === reason);
   document.getElementById("cancel-form").hidden = !cancel;
+  // A card with nothing to offer is no card: after a resubmit or a cancel it would stand there with its heading.
+  document.getElementById("contact-actions").hidden = !resubmit && !cancel;
 }
 
 function addAuditRow(audit) {
@@ -93,7 +95,7 @@ function addAuditRow(audit) {
   const tr = el(
     "tr",
     { class: "audit", dataset: { audit: audit.id, at: audit.at } },
-    el("td", {}, el("time", { datetime: audit.at, text: new Date(audit.at).toLocaleString([], { hour12: false }) })),
+    el("td", {}, el("time", { datetime: audit.at, text: formatDateTime(audit.at) })),
     el("td", { colspan: 3 }, el("span", { class: "badge audit-badge", text: audit.action })),
     cell(audit.source || "—"),
     cell(audit.user || "—"),

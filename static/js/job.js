@@ -112,7 +112,9 @@ function open() {
         refresh();
       } else if (data.type === "event") {
         const [state, reason] = data.event.to;
-        showItem(data.event.contact, state, reason);
+        // A listed contact moved: its row at once, and the outcome counts from the status read (rate-limited
+        // by refresh), so the summary never contradicts the rows, also after the job finished.
+        if (showItem(data.event.contact, state, reason)) refresh();
       } else if ((data.type === "heartbeat" || data.type === "resync") && !finished) {
         refresh(); // the status read is the truth; a resync notice means messages were lost
       }

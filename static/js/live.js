@@ -57,9 +57,34 @@ export function formatWait(seconds) {
   return seconds === 0 ? "now" : formatAge(seconds);
 }
 
+// Times are shown in the contact center's zone (settings.TIME_ZONE, the zone "today" is counted in), never
+// the browser's, and in the server-rendered pages' formats: "14:02:11" and "2026-12-07 14:02:11".
+const zoneParts = new Intl.DateTimeFormat("en-GB", {
+  timeZone: config.time_zone || undefined, hourCycle: "h23",
+  year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+});
+
+function inZone(date) {
+  return Object.fromEntries(zoneParts.formatToParts(date).map(({ type, value }) => [type, value]));
+}
+
 export function formatTime(iso) {
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleTimeString([], { hour12: false });
+  if (Number.isNaN(date.getTime())) return iso;
+  const p = inZone(date);
+  return `${p.hour}:${p.minute}:${p.second}`;
+}
+
+export function formatDateTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  const p = inZone(date);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+}
+
+export function formatMinute(seconds) {
+  const p = inZone(new Date(seconds * 1000));
+  return `${p.hour}:${p.minute}`;
 }
 
 export function reasonName(reason) {

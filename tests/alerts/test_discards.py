@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from contacts.alerts import discards as alerts
 from contacts.cce.models import DialedNumber
 from contacts.core import lifecycle
+from contacts.core import permissions as roles
 from contacts.core.lifecycle import DISCARD_REASONS, Kind, Reason, Source, error_reasons
 from contacts.core.models import FeedNotification
 from tests.alerts.support import discard, discards, feed_of, make_contact
@@ -159,3 +160,43 @@ class GroupingTests:
         assert [group["text"] for group in alerts.summarize(feed_of(sup_client)["alerts"])] == [
             "2 × NOTIFICATION_MEDIA_ROUTING_DISABLED in MRD 5001"
         ]
+
+
+@pytest.mark.django_db
+class FixLinkPermissionTests:
+    """A fix link into the admin is shown only to a user who may act on that page (issue: supervisors saw
+    links that answered 403)."""
+
+    def page(self, client) -> str:
+        return client.get("/").content.decode()
+
+    def test_a_supervisor_sees_the_alert_without_its_admin_links(self, sup_client):
+        discard(make_contact(selector="NoScript"), Reason.NO_SCRIPT)
+        alert = feed_of(sup_client)["alerts"][0]
+        assert alert["link"]["perm"] == "contacts.change_dialednumber"
+        page = self.page(sup_client)
+        assert "No routing script" in page and f'href="{alert["link"]["url"]}"' not in page
+        assert "contacts.change_dialednumber" not in sup_client.get("/").context["alerts"]["config"]["perms"]
+
+    def test_an_admin_sees_the_admin_links_they_may_follow(self, client, django_user_model):
+        from tests.alerts.support import make_user
+
+        admin = make_user(django_user_model, "adm", roles.ADMINS)
+        admin.is_staff = True
+        admin.save()
+        client.force_login(admin)
+        discard(make_contact(selector="NoScript"), Reason.NO_SCRIPT)
+        alert = feed_of(client)["alerts"][0]
+        assert f'href="{alert["link"]["url"]}"' in self.page(client)
+        assert client.get(alert["link"]["url"]).status_code == 200
+
+    def test_a_link_to_the_contact_itself_needs_no_admin_permission(self, sup_client):
+        discard(make_contact(selector="Sales"), Reason.INVALID_FIELD_LENGTH)
+        alert = feed_of(sup_client)["alerts"][0]
+        assert alert["link"]["perm"] is None and f'href="{alert["link"]["url"]}"' in self.page(sup_client)
+
+    def test_followable_reads_the_permission_names(self):
+        link = {"url": "/admin/x", "perm": "contacts.change_mediaroutingdomain"}
+        assert alerts.followable(link, ["contacts.change_mediaroutingdomain"])
+        assert not alerts.followable(link, ["contacts.view_mediaroutingdomain"])
+        assert not alerts.followable(None, [])

@@ -77,7 +77,7 @@ class WorkflowBrowserTests:
         log_in(page, live_url, "admin", "admin", f"/contacts/{contact.public_id}")
         page.locator("#resubmit-open").click()
         dialog = page.locator("#resubmit-dialog")
-        expect(dialog).to_contain_text("script selector `Billing` still does not exist")
+        expect(dialog).to_contain_text("script selector “Billing” still does not exist")
         dialog.get_by_label("Script selector").fill("Sales")
         dialog.get_by_role("button", name="Check again").click()
         expect(dialog).to_contain_text("would be queued in MRD 5000")

@@ -146,7 +146,7 @@ class CauseTests:
     def test_it_says_the_script_selector_still_does_not_exist(self):
         verdict = actions.cause_still_present(discard(task("Nope")))
         assert (verdict.would_queue, verdict.still_present) == (False, True)
-        assert "script selector `Nope` still does not exist" in verdict.message
+        assert "script selector “Nope” still does not exist" in verdict.message
 
     def test_it_says_the_cause_is_gone_once_the_selector_exists(self):
         contact = discard(task("Later"))
@@ -224,7 +224,7 @@ class ResubmitViewTests:
         seed()
         contact = discard(task("Nope"))
         body = client_for("admin").get(f"/contacts/{contact.public_id}").content.decode()
-        assert "script selector `Nope` still does not exist" in body
+        assert "script selector “Nope” still does not exist" in body
         assert f'data-resubmit="{contact.public_id}"' in body
 
 
