@@ -39,6 +39,7 @@ class Why:
     CHANGED = "changed since previewed"
     MOVED = "moved first"
     RENOTIFYING = "already renotifying"
+    CAUSE_PRESENT = "cause still present"
 
 
 class ActionRefused(Exception):

@@ -66,6 +66,16 @@ RESUBMIT_Q = Q(state=State.DISCARDED) & ~Q(reason__in=CANCEL_SUCCEEDED) & (
 TARGETS = {BulkJobKind.RESUBMIT: RESUBMIT_Q, BulkJobKind.CANCEL: CANCEL_Q}
 
 
+# A resubmit job's choice, kept in its `filters` beside the list's (the list's form ignores it): resubmit only
+# the contacts whose discard's cause decide() finds gone; the others are skipped, "cause still present".
+ONLY = "only"
+CAUSE_GONE = "cause_gone"
+
+
+def cause_gone_only(job: BulkJob) -> bool:
+    return job.kind == BulkJobKind.RESUBMIT and job.filters.get(ONLY) == CAUSE_GONE
+
+
 def clean_filters(data) -> dict | None:
     """The contact list's filters from query parameters (the list's own form), or None if they are invalid."""
     form = ContactFilterForm(data, list(Feed.objects.all()))
@@ -119,6 +129,7 @@ def expected_failures(qs: QuerySet[Contact]) -> dict:
             still += verdict.still_present
             by_reason[verdict.reason] = by_reason.get(verdict.reason, 0) + 1
     return {"sampled": len(sample), "capped": len(sample) == PREVIEW_SAMPLE, "fail": fail, "still_present": still,
+            "would_queue": len(sample) - fail,
             "by_reason": sorted(by_reason.items(), key=lambda item: -item[1])}
 
 
@@ -222,6 +233,8 @@ def _act(job: BulkJob, contact: Contact | None) -> str | None:
             discard = actions.latest_discard(contact)
             if discard is not None and discard.pk > job.last_transition_id:
                 return "discarded again since the job started"
+            if cause_gone_only(job) and not actions.cause_still_present(contact).would_queue:
+                return actions.Why.CAUSE_PRESENT
             actions.resubmit(contact, source=Source.DASHBOARD, user=job.user, comment=job.comment, job=job,
                              discard_id=discard.pk if discard else None)
             return None

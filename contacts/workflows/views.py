@@ -184,6 +184,8 @@ def bulk_start(request: HttpRequest, kind: str) -> HttpResponse:
     filters = _bulk_filters(request, kind)
     form = CommentForm(request.POST)
     data = form.cleaned_data if form.is_valid() else {"comment": "", "token": ""}
+    if kind == BulkJobKind.RESUBMIT and request.POST.get(jobs.ONLY) == jobs.CAUSE_GONE:
+        filters = {**filters, jobs.ONLY: jobs.CAUSE_GONE}  # the "only those whose cause is gone" button
     job = jobs.start(kind, filters, user=request.user, comment=data["comment"], token=data["token"] or None)
     return redirect("workflows-job", job.pk)
 

@@ -86,8 +86,43 @@ class BulkPreviewTests:
         assert 'id="preview-count">1<' in body and "Resubmit 1 contact" in body
 
 
+    def test_it_offers_to_resubmit_only_those_whose_cause_is_gone_beside_all(self, admin):
+        seed()
+        for _ in range(3):
+            discard(task("Nope"))
+        discard(task("Sales"), Reason.NO_SCRIPT)  # "Sales" has its script now: that one would queue
+        body = client_for("superuser").get("/contacts/bulk/resubmit").content.decode()
+        assert 'name="only" value="cause_gone"' in body and "Resubmit the 1 whose cause is gone" in body
+        assert 'class="warning" id="resubmit-all">Resubmit all 4, 3 to be discarded again' in body
+
+
+    def test_a_single_resubmit_whose_cause_is_still_present_is_a_warning_that_says_so(self, admin):
+        seed()
+        still, gone = discard(task("Nope")), discard(task("Sales"), Reason.NO_SCRIPT)
+        client = client_for("superuser")
+        warned = client.get(f"/contacts/{still.public_id}").content.decode()
+        assert 'class="button warning" id="resubmit-open"' in warned and "(the cause is still present)" in warned
+        plain = client.get(f"/contacts/{gone.public_id}").content.decode()
+        assert 'class="button" id="resubmit-open"' in plain and "still present)" not in plain
+
+
 @pytest.mark.django_db
 class BulkJobTests:
+    def test_it_resubmits_only_the_contacts_whose_cause_is_gone_when_asked(self, admin):
+        seed()
+        still = [discard(task("Nope")) for _ in range(2)]
+        gone = discard(task("Sales"), Reason.NO_SCRIPT)
+        client = client_for("superuser")
+        response = client.post("/contacts/bulk/resubmit/start", {"only": "cause_gone", "token": "t" * 32})
+        job = BulkJob.objects.get(token="t" * 32)
+        assert response.status_code == 302 and job.filters == {"only": "cause_gone"}
+        workflows.run(job.pk)
+        job.refresh_from_db()
+        assert (job.done, job.succeeded, job.skipped) == (3, 1, 2)
+        assert job.summary == {actions.Why.CAUSE_PRESENT: 2}
+        assert pair(gone) == ("queued", "TASK_RENOTIFY_REQUESTED")
+        assert all(pair(contact)[0] == "discarded" for contact in still)
+
     def test_it_resubmits_every_discarded_contact_of_the_list_once(self, admin):
         tasks = [discard(task()) for _ in range(3)]
         originals = [discard(callback()) for _ in range(2)]
