@@ -165,7 +165,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from ccpdash.origins import SameOriginValidator  # noqa: E402
-from contacts.live.routing import websocket_urlpatterns  # noqa: E402
+from contacts.live.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
+from contacts.wall.routing import websocket_urlpatterns as wall_sockets  # noqa: E402
+
+# The wall board's socket first: the dashboard's routes end with one that refuses every other path.
+websocket_urlpatterns = wall_sockets + dashboard_sockets
 
 application = RequestLimits(
     ProtocolTypeRouter(

@@ -214,6 +214,8 @@ def ready_text(url: str, logins: list[str], names: list[str]) -> str:
     logs = ", ".join(f"{name}.log" for name in names)
     lines = [
         "", f"ccpdash is ready at {url}  (admin: {url}admin/)", "Log in with one of the demo logins:", *logins,
+        f"Wall board for a large screen: {url}wall/ (signed in; for a kiosk, an admin creates a view-only link "
+        f"under {url}admin/contacts/wallboardlink/)",
         f"Logs in {_where(LOG_DIR)}/: {logs}, access.log (one line per request); "
         "warnings and errors also show here, after the process's name.",
     ]

@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("contacts.alerts.urls")),
     path("", include("contacts.workflows.urls")),
     path("", include("contacts.metrics.urls")),
+    path("", include("contacts.wall.urls")),
     path("healthz", health.healthz, name="contacts-healthz"),
 ]

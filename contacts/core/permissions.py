@@ -52,6 +52,8 @@ ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
     "contacts.change_feednotification",
     *(f"contacts.{action}_{model}" for model in CCE_MODELS for action in ("add", "change")),
     *(f"contacts.{action}_queuealertrule" for action in ("add", "change", "delete")),
+    # Wall board links: create, see and revoke (a revoke is a change); never read a key, which is not stored.
+    *(f"contacts.{action}_wallboardlink" for action in ("add", "change", "view")),
 }
 
 ROLE_PERMISSIONS = {SUPERVISORS: SUPERVISOR_PERMISSIONS, ADMINS: ADMIN_PERMISSIONS}

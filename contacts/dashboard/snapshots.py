@@ -11,6 +11,8 @@ broadcasts two messages to every hub:
                         "acks", "more", "unacknowledged"}: the alert feed (contacts.alerts.feed) read once
                         from `since` minus the resync window, for every page at once, with the present
                         state of the queue alerts open at the previous snapshot (so clears arrive too)
+    alerts.groups      {"version", "groups", "total", "unacknowledged", "capped"}: the unacknowledged alerts
+                        by cause and place (contacts.alerts.groups), for the wall boards
 
 A page applies an alerts snapshot only when it already has everything up to `since` (else, or when
 `more` says the snapshot is partial, it reads the feed itself), so a snapshot lost on the way costs
@@ -27,7 +29,7 @@ import time
 
 from django.conf import settings
 
-from contacts.alerts import feed
+from contacts.alerts import feed, groups
 from contacts.core.health import redis_client
 from contacts.live import broadcast
 from contacts.live.resync import RESYNC_WINDOW
@@ -74,6 +76,9 @@ def push_snapshots() -> bool:
     broadcast.send(broadcast.DASHBOARD_GROUP, {
         "type": "alerts.snapshot", "version": figures["version"], "since": since.as_json(), **news,
     })
+    # The wall boards' alert groups (contacts.wall): aggregates, with no contact named.
+    broadcast.send(broadcast.DASHBOARD_GROUP, {"type": "alerts.groups", "version": figures["version"],
+                                               **groups.alert_groups()})
     _remember({"cursors": news["cursors"] if not news["more"] else latest.as_json(), "pushed_at": time.time(),
                "open": feed.open_queue_ids()[: feed.OPEN_MAX]})
     return True

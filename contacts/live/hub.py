@@ -103,7 +103,12 @@ BROWSER_FORM = {
     "alert.queue": _as_sent,
     "overview.snapshot": _as_sent,
     "alerts.snapshot": _as_sent,
+    "alerts.groups": _as_sent,
 }
+
+# What a socket that shows aggregates only (the wall board's, `aggregates_only`) is sent: the pushed
+# figures, the alert groups and the heartbeats, never a contact's event.
+AGGREGATE_TYPES = frozenset({"overview.snapshot", "alerts.groups", "heartbeat"})
 
 
 class Subscriber(Protocol):
@@ -268,13 +273,19 @@ class Hub:
         self.frames += 1
         self.messages += len(messages)
         event_ids = [m["event"]["id"] for m in messages if m["type"] == "event"]
-        text = encode({"type": "frame", "seq": self.seq, "last_id": max(event_ids, default=None),
-                       "messages": messages})
+        frame = {"type": "frame", "seq": self.seq, "last_id": max(event_ids, default=None), "messages": messages}
+        texts: dict[bool, str | None] = {False: encode(frame)}
         heartbeat = any(m["type"] == "heartbeat" for m in messages)
         for subscriber in list(self.subscribers):
             if heartbeat:  # first: a socket whose session ended must not get this frame
                 subscriber.heartbeat_seen()
-            subscriber.offer(text)
+            aggregates_only = getattr(subscriber, "aggregates_only", False)
+            if aggregates_only not in texts:  # the wall sockets' frame, encoded once for all of them
+                kept = [m for m in messages if m["type"] in AGGREGATE_TYPES]
+                # Numbered like the full frame, so a wall page sees the hub's sequence (and its gaps) too.
+                texts[True] = encode({**frame, "last_id": None, "messages": kept}) if kept else None
+            if texts[aggregates_only] is not None:
+                subscriber.offer(texts[aggregates_only])
 
     async def _stay_in_group(self) -> None:
         period = max(1.0, getattr(self.layer, "group_expiry", 86400) / 4)

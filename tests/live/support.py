@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from contacts.live.hub import unpack
 
-SNAPSHOTS = {"overview.snapshot", "alerts.snapshot"}
+SNAPSHOTS = {"overview.snapshot", "alerts.snapshot", "alerts.groups"}
 
 
 async def receive_message(communicator: WebsocketCommunicator, timeout: float = 5, *, snapshots: bool = False) -> dict:

@@ -186,6 +186,7 @@ class ReadyTextTests:
         assert "  supervisor / supervisor  (Supervisors)" in text
         assert "var/log/: web.log, worker.log, beat.log, traffic.log, access.log" in text
         assert "DEMO_TRAFFIC=0" in text
+        assert "Wall board for a large screen: http://127.0.0.1:8000/wall/" in text
 
     def test_it_leaves_the_traffic_out_when_there_is_none(self):
         assert "DEMO_TRAFFIC" not in devserver.ready_text("http://127.0.0.1:8000/", [], ["web", "worker"])
