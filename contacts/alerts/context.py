@@ -15,6 +15,7 @@ from contacts.live.resync import RESYNC_WINDOW
 
 from . import feed
 from .discards import fix_permissions
+from .groups import alert_groups
 
 
 def page_alerts(request: HttpRequest, with_list: bool = False) -> dict:
@@ -37,12 +38,15 @@ def page_alerts(request: HttpRequest, with_list: bool = False) -> dict:
     }
     context = {"count": unacknowledged, "config": config}
     if with_list:
+        alerts = feed.recent()
         context["list"] = {
-            "alerts": feed.recent(),
+            "alerts": alerts,
+            "groups": alert_groups(alerts=alerts),
             "unacknowledged": unacknowledged,
             "cursors": config["cursors"],
             "can_acknowledge": can_acknowledge,
             "perms": config["perms"],
+            "can_manage": config["can_manage"],
             "horizon_hours": int(feed.HORIZON.total_seconds() // 3600),
         }
     return context

@@ -31,11 +31,11 @@ alert (with its fix link) from the feed. Messages are hints; the feed is the tru
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
 from contacts.cce.models import CceSettings, DialedNumber, MediaRoutingDomain
@@ -72,9 +72,14 @@ class FixLink:
     url: str
     scope: str = ""
     alternative: FixLink | None = None
+    # Where the admin goes once the fix is saved (the admin's `next`, `ReturnsToNext`): the resubmit offer.
+    back: str = ""
 
     def as_json(self) -> dict:
-        return {"label": self.label, "url": self.url, "perm": getattr(self.url, "perm", None)}
+        href = self.url
+        if self.back:
+            href = f"{self.url}{'&' if '?' in self.url else '?'}{urlencode({'next': self.back})}"
+        return {"label": self.label, "url": href, "perm": getattr(self.url, "perm", None)}
 
 
 @dataclass
@@ -141,6 +146,33 @@ def fix_link(contact: Contact, reason: str, config: ConfigSnapshot | None = None
     Pass a `ConfigSnapshot` loaded for a batch to avoid its queries per alert.
     """
     config = config if config is not None else ConfigSnapshot.load([contact])
+    link = _admin_fix_link(contact, reason, config)
+    if link is None:
+        # The request itself is at fault (INVALID_NEW_TASK_MESSAGE, INVALID_FIELD_LENGTH) or only a resubmit
+        # helps (CCE_CCP_FAILOVER): the contact's own page, where admins resubmit.
+        contact_page = reverse("dashboard-contact", args=[contact.public_id])
+        return FixLink("Open the contact", contact_page, f"on feed {contact.feed_id}")
+    # Once the fix is saved, the admin is taken to the resubmit offer of the alert's group.
+    back = resubmit_offer(reason, link.scope)
+    alternative = replace(link.alternative, back=back) if link.alternative else None
+    return replace(link, back=back, alternative=alternative)
+
+
+def resubmit_offer(reason: str, scope: str) -> str:
+    """The bulk resubmit preview of the discards with `reason` in `scope` (an alert group's: "in Sales",
+    "in MRD 5001", "on feed 200", or none): the contact list's filters for that code and place."""
+    filters = {"state": State.DISCARDED, "reason": reason}
+    if scope.startswith("in MRD "):
+        filters["mrd"] = scope.removeprefix("in MRD ")
+    elif scope.startswith("in "):
+        filters["selector"] = scope.removeprefix("in ")
+    elif scope.startswith("on feed "):
+        filters["feed"] = scope.removeprefix("on feed ")
+    return f"{reverse('workflows-bulk', args=['resubmit'])}?{urlencode(filters)}"
+
+
+def _admin_fix_link(contact: Contact, reason: str, config: ConfigSnapshot) -> FixLink | None:
+    """The admin page that removes the cause, or None when no configuration is at fault."""
     if reason in SELECTOR_CAUSES:
         return selector_link(selector_of(contact), config)
     if reason in MRD_CAUSES:
@@ -151,10 +183,7 @@ def fix_link(contact: Contact, reason: str, config: ConfigSnapshot | None = None
         if config.cce_settings_saved:
             return FixLink("Open the CCE settings", admin_url("ccesettings", "change", CceSettings.SINGLETON_ID))
         return FixLink("Open the CCE settings", admin_url("ccesettings", "add"))
-    # The request itself is at fault (INVALID_NEW_TASK_MESSAGE, INVALID_FIELD_LENGTH) or only a resubmit
-    # helps (CCE_CCP_FAILOVER): the contact's own page, where admins resubmit.
-    contact_page = reverse("dashboard-contact", args=[contact.public_id])
-    return FixLink("Open the contact", contact_page, f"on feed {contact.feed_id}")
+    return None
 
 
 def selector_link(selector: str, config: ConfigSnapshot) -> FixLink:
@@ -232,16 +261,35 @@ def discard_alert(row: Transition, config: ConfigSnapshot) -> dict:
         },
         "mrd": contact.cce_mrd_id,
         "cleared_at": None,
+        "resolved": is_resolved(row),
         "ack": ack_of(row),
     }
 
 
+def is_resolved(row: Transition) -> bool:
+    """Whether the discard is behind its contact: it moved on since (a task renotified, a contact handled,
+    cancelled or discarded again: a newer alert then stands for it), or, a callback, it was resubmitted as a
+    new contact. A purged contact takes its alerts with it. Rows of `alert_rows()` carry `latest_id`; a
+    discard just made is its contact's latest move."""
+    contact = row.contact
+    if getattr(row, "latest_id", row.pk) != row.pk or contact.state != State.DISCARDED:
+        return True
+    try:
+        return contact.resubmission is not None
+    except Contact.resubmission.RelatedObjectDoesNotExist:
+        return False
+
+
 def alert_rows() -> QuerySet[Transition]:
-    """Discard alerts with what their alert shows, in one query (the payload stays in the database)."""
+    """Discard alerts with what their alert shows, in one query (the payload stays in the database): each
+    one's acknowledgement, its contact, that contact's resubmission and its latest move (an index lookup)."""
+    latest = Transition.objects.filter(contact=OuterRef("contact")).order_by("-id").values("id")[:1]
     return (
         discard_alerts()
-        .select_related("contact", "acknowledgement__user")
-        .defer("contact__description", "contact__variables", "contact__tags")
+        .select_related("contact", "contact__resubmission", "acknowledgement__user")
+        .defer("contact__description", "contact__variables", "contact__tags", "contact__resubmission__description",
+               "contact__resubmission__variables", "contact__resubmission__tags")
+        .annotate(latest_id=Subquery(latest))
     )
 
 

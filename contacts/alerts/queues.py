@@ -146,6 +146,7 @@ def queue_alert(alert: QueueAlert, names: dict[int, str], rules: dict[int, int])
         "contact": None,
         "mrd": alert.mrd_id,
         "cleared_at": alert.cleared_at.isoformat() if alert.cleared_at else None,
+        "resolved": alert.cleared_at is not None,  # the queue is back under its threshold
         "ack": ack_of(alert),
     }
 

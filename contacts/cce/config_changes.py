@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from contacts.core.admin import ReturnsToNext
 
 from .models import Agent, CceSettings, DialedNumber, MediaRoutingDomain, RoutingScript
 
@@ -131,7 +132,7 @@ def change_of(verb: str, obj: models.Model, user, changes: dict[str, list]) -> C
 # --- the admin's hooks ---------------------------------------------------------------------------------
 
 
-class AuditedAdmin(admin.ModelAdmin):
+class AuditedAdmin(ReturnsToNext):
     """A configuration admin whose adds, changes (the change form and list_editable alike), deletes and
     bulk updates are recorded. A change compares the row as loaded before the save with the object once
     the whole of the admin's `save_model` is done, so what a subclass sets after the form (the CCE

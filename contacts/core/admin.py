@@ -7,9 +7,40 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .models import Feed, FeedNotification, Transition
+
+
+class ReturnsToNext(admin.ModelAdmin):
+    """After a save, back to `?next=` (this site's URL only) instead of the change list.
+
+    An alert's fix link sends the admin here with `next` set to that alert's resubmit offer
+    (`contacts.alerts.discards.FixLink.back`), so fixing the cause and resubmitting what it discarded is
+    one path. "Save and continue editing" and "Save and add another" keep their usual meaning. The admin's
+    form posts to its own URL, query string included, so `next` reaches the save.
+    """
+
+    def _next(self, request: HttpRequest) -> str | None:
+        target = request.GET.get("next", "")
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            return target
+        return None
+
+    def _back(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        target = self._next(request)
+        if target and isinstance(response, HttpResponseRedirect) and not (
+            {"_continue", "_addanother", "_saveasnew", "_popup"} & set(request.POST)
+        ):
+            return HttpResponseRedirect(target)
+        return response
+
+    def response_add(self, request: HttpRequest, obj, post_url_continue=None) -> HttpResponse:
+        return self._back(request, super().response_add(request, obj, post_url_continue))
+
+    def response_change(self, request: HttpRequest, obj) -> HttpResponse:
+        return self._back(request, super().response_change(request, obj))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,7 +63,7 @@ class FeedNotificationInline(admin.StackedInline):
 
 
 @admin.register(Feed)
-class FeedAdmin(admin.ModelAdmin):
+class FeedAdmin(ReturnsToNext):
     list_display = ["id", "name", "type", "enabled", "token_required", "notification"]
     list_filter = ["type", "enabled"]
     search_fields = ["id", "name"]

@@ -46,6 +46,8 @@ def home(request: HttpRequest) -> HttpResponse:
         # For the template only: the time in TIME_ZONE and the readable reason, as dashboard.js draws them.
         event["when"] = datetime.fromisoformat(event["at"])
         event["reason_label"] = reason_name(event["to"][1])
+        # A successful cancel is shown as cancelled, never as a discard (dashboard.js does the same).
+        event["shown_state"] = "cancelled" if event["to"][1] in CANCEL_SUCCEEDED else event["to"][0]
     context = {
         "now": now,
         "zone": settings.TIME_ZONE,

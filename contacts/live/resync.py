@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from contacts.core.models import Transition
-from contacts.core.positions import REASON_NAMES
+from contacts.core.positions import CANCEL_SUCCEEDED, REASON_NAMES
 
 from .broadcast import transition_event
 
@@ -65,5 +65,7 @@ def live_config(request: HttpRequest, last_id: int, **extra) -> dict:
         "reason_names": REASON_NAMES,
         # Every time on the page is shown in the contact center's zone, the one "today" is counted in.
         "time_zone": settings.TIME_ZONE,
+        # Successful cancels: shown as cancelled, never as discards.
+        "cancel_codes": sorted(CANCEL_SUCCEEDED),
         **extra,
     }

@@ -226,7 +226,8 @@ function setFavicon(n) {
 // The resubmit dialog of resubmit.js for a discard's contact, or null where the user may not or the page has none.
 function resubmitter(alert) {
   const open = window.ccpdash?.resubmit?.open;
-  if (!cfg.can_manage || alert.kind !== "discard" || typeof open !== "function") return null;
+  // A resolved discard (its contact resubmitted, handled or discarded again) has nothing left to resubmit.
+  if (!cfg.can_manage || alert.kind !== "discard" || alert.resolved || typeof open !== "function") return null;
   return () => open(alert.contact.id);
 }
 
@@ -251,6 +252,7 @@ function buildRow(alert) {
   } else {
     status.append(el("span", { class: "muted", text: "Not acknowledged" }));
   }
+  if (alert.resolved && alert.kind === "discard") status.append(" ", el("span", { class: "cleared", text: "Resolved: its contact moved on" }));
   if (resubmitter(alert)) status.append(" ", el("button", { type: "button", dataset: { openResubmit: alert.contact.id }, text: "Resubmit…" }));
   const attrs = { class: "alert", dataset: { key: alert.key, kind: alert.kind }, "data-acked": !!alert.ack, "data-cleared": !!alert.cleared_at };
   return el("li", attrs, what, fix, status);

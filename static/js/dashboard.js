@@ -3,6 +3,7 @@
 // snapshot came for a few intervals after events (no web process pushing them) does it fetch /overview itself.
 import { config, el, formatTime, formatWait, reasonName, startLive } from "./live.js";
 import "./resubmit.js"; // window.ccpdash.resubmit: the alert list and toasts open the resubmit dialog with it
+import "./alert_groups.js"; // the alerts by cause and place, redrawn from each alerts.groups snapshot
 
 const RECENT = 30;
 const REFRESH_MS = 3 * config.snapshot_ms + 1000; // a snapshot should have come by then
@@ -197,7 +198,9 @@ function renderAgents(agents) {
 }
 
 function eventItem(event) {
-  const [state, reason] = event.to;
+  const [moved, reason] = event.to;
+  // A successful cancel is shown as cancelled, never as a discard (the server-rendered rows say the same).
+  const state = (config.cancel_codes || []).includes(reason) ? "cancelled" : moved;
   return el(
     "li",
     { dataset: { id: event.id, state } },

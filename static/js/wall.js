@@ -64,11 +64,14 @@ function showKpis(kpis, version, generatedAt) {
 
 function showGroups(alerts) {
   document.getElementById("alert-total").textContent = alerts.unacknowledged;
-  const items = alerts.groups.map((group) =>
-    el("li", { dataset: { group: group.group, kind: group.kind } }, el("b", { text: `${group.count} ×` }), ` ${group.name}`,
+  const note = (group) => ({ acknowledged: " · acknowledged", "new since acknowledged": ` · ${group.unacknowledged} new since acknowledged` })[group.status];
+  const items = alerts.groups.filter((group) => group.status !== "resolved").map((group) =>
+    el("li", { dataset: { group: group.group, kind: group.kind, status: group.status } },
+      el("b", { text: `${group.count} ×` }), ` ${group.name}`,
       ...(group.scope ? [" ", el("span", { class: "scope", text: group.scope })] : []),
+      ...(note(group) ? [el("span", { class: "scope", text: note(group) })] : []),
       el("span", { class: "fix", text: group.fix })));
-  if (!items.length) items.push(el("li", { class: "none", text: "No unacknowledged alerts.", dataset: { empty: "" } }));
+  if (!items.length) items.push(el("li", { class: "none", text: "No open alerts.", dataset: { empty: "" } }));
   document.getElementById("groups").replaceChildren(...items);
 }
 

@@ -200,3 +200,31 @@ class FixLinkPermissionTests:
         assert alerts.followable(link, ["contacts.change_mediaroutingdomain"])
         assert not alerts.followable(link, ["contacts.view_mediaroutingdomain"])
         assert not alerts.followable(None, [])
+
+
+@pytest.mark.django_db
+class FixThenResubmitTests:
+    """An alert's fix link takes the admin back to the alert's resubmit offer once the fix is saved."""
+
+    def test_saving_the_fix_returns_to_the_resubmit_offer_of_the_alerts_group(self, client, django_user_model):
+        from contacts.cce.models import RoutingScript
+
+        client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+        discard(make_contact(selector="Nowhere"), Reason.INVALID_SCRIPT_SELECTOR, mrd=None)
+        alert = feed_of(client)["alerts"][0]
+        offer = "/contacts/bulk/resubmit?state=discarded&reason=NOTIFICATION_INVALID_SCRIPT_SELECTOR&selector=Nowhere"
+        assert "next=" in alert["link"]["url"]
+        form = client.get(alert["link"]["url"])
+        assert 'value="Nowhere"' in form.content.decode()
+        saved = client.post(alert["link"]["url"], {"string": "Nowhere", "mrd": 5000,
+                                                   "script": RoutingScript.objects.get(name="Route to agents").pk})
+        assert (saved.status_code, saved["Location"]) == (302, offer)
+        preview = client.get(offer).content.decode()
+        assert 'id="preview-count">1<' in preview and "every one would be queued" in preview
+
+    def test_it_never_returns_to_another_site(self, client, django_user_model):
+        client.force_login(django_user_model.objects.create_superuser("root", password="pw"))
+        mrd = "/admin/contacts/mediaroutingdomain/5001/change/?next=https://evil.example/"
+        saved = client.post(mrd, {"id": 5001, "name": "Email", "routing_enabled": "on", "max_tasks_in_queue": 0,
+                                  "task_life_seconds": 0, "service_level_seconds": 20})
+        assert saved.status_code == 302 and saved["Location"] == "/admin/contacts/mediaroutingdomain/"

@@ -63,6 +63,8 @@ class WorkflowBrowserTests:
             row = page.locator(f'#job-items tr[data-contact="{public_id}"]')
             expect(row).to_have_attribute("data-state", "handled", timeout=30_000)
         expect(page.locator("#job-summary")).to_contain_text("Finished: 3 resubmitted, 0 skipped.")
+        # The outcome counts agree with the rows once they are handled, without a reload.
+        expect(page.locator("#job-outcomes")).to_have_text(re.compile(r"^3 × handled"), timeout=10_000)
         assert all(pair_of(i) == HANDLED for i in ids)
 
     def test_it_shows_the_verdict_in_the_resubmit_dialog_before_the_admin_confirms(self, page, live_url):

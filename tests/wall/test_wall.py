@@ -14,11 +14,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from contacts.alerts import feed
 from contacts.alerts.groups import alert_groups
 from contacts.core import permissions as roles
+from contacts.core.lifecycle import Source
 from contacts.live import hub as hubs
 from contacts.wall import access
 from contacts.wall.models import WallBoardLink
+from contacts.workflows import actions
 from tests.alerts.support import discard, make_contact
 from tests.workflow_support import seed
 
@@ -109,16 +112,56 @@ class AdminTests:
 
 
 class AlertGroupTests:
-    def test_it_groups_unacknowledged_alerts_by_cause_and_place_busiest_first(self, key):
+    def test_it_groups_alerts_by_cause_and_place_busiest_first(self, key):
         for _ in range(3):
             discard(make_contact(selector="NoScript"), "NOTIFICATION_NO_SCRIPT")
         discard(make_contact(selector="Nowhere"), "NOTIFICATION_INVALID_SCRIPT_SELECTOR")
         groups = alert_groups()
-        assert [(g["count"], g["name"], g["scope"]) for g in groups["groups"]] == [
-            (3, "No routing script", "in NoScript"), (1, "Unknown script selector", "in Nowhere"),
+        assert [(g["count"], g["open"], g["name"], g["scope"], g["status"]) for g in groups["groups"]] == [
+            (3, 3, "No routing script", "in NoScript", "open"),
+            (1, 1, "Unknown script selector", "in Nowhere", "open"),
         ]  # fmt: skip
-        assert groups["unacknowledged"] == 4 and not groups["capped"]
-        assert "contact" not in json.dumps(groups)  # aggregates: no contact is named
+        assert groups["unacknowledged"] == 4 and groups["open"] == 2 and not groups["capped"]
+        assert groups["groups"][0]["resubmit"] == (
+            "/contacts/bulk/resubmit?state=discarded&reason=NOTIFICATION_NO_SCRIPT&selector=NoScript"
+        )
+        assert '"contact"' not in json.dumps(groups)  # aggregates: no contact is named
+
+    def test_one_acknowledgement_for_the_group_and_new_discards_reopen_it(self, key, django_user_model):
+        rows = [discard(make_contact(selector="NoScript"), "NOTIFICATION_NO_SCRIPT") for _ in range(2)]
+        (group,) = alert_groups()["groups"]
+        assert sorted(group["keys"]) == sorted(f"d{row.pk}" for row in rows)
+        feed.acknowledge(django_user_model.objects.create_user("sup"), group["keys"])
+        (group,) = alert_groups()["groups"]
+        assert (group["status"], group["unacknowledged"]) == ("acknowledged", 0)
+        for _ in range(3):
+            discard(make_contact(selector="NoScript"), "NOTIFICATION_NO_SCRIPT")
+        (group,) = alert_groups()["groups"]
+        assert (group["status"], group["unacknowledged"], group["count"]) == ("new since acknowledged", 3, 5)
+
+    def test_a_group_closes_itself_when_every_contact_has_been_resubmitted(self, key, django_user_model):
+        contacts = [make_contact(selector="NoScript") for _ in range(2)]
+        for contact in contacts:
+            discard(contact, "NOTIFICATION_NO_SCRIPT")
+        admin = django_user_model.objects.create_superuser("root")
+        actions.resubmit(contacts[0], source=Source.DASHBOARD, user=admin)
+        (group,) = alert_groups()["groups"]
+        assert (group["status"], group["open"]) == ("open", 1)
+        actions.resubmit(contacts[1], source=Source.DASHBOARD, user=admin)
+        groups = alert_groups()
+        assert [g["status"] for g in groups["groups"]] == ["resolved"] and groups["open"] == 0
+
+    def test_the_home_page_shows_the_groups_with_one_acknowledgement_each(self, key, client, django_user_model):
+        for _ in range(2):
+            discard(make_contact(selector="NoScript"), "NOTIFICATION_NO_SCRIPT")
+        roles.ensure_role_groups()
+        user = django_user_model.objects.create_user("sup")
+        user.groups.add(Group.objects.get(name=roles.SUPERVISORS))
+        client.force_login(user)
+        body = client.get("/").content.decode()
+        assert 'data-group="NOTIFICATION_NO_SCRIPT in NoScript"' in body and "2 ×" in body
+        assert "Acknowledge 2</button>" in body
+        assert "Resubmit all" not in body  # a supervisor does not resubmit
 
 
 class AggregatesOnlyTests:
