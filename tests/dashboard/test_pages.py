@@ -292,6 +292,10 @@ class ContactListTests:
         assert '<td data-field="reason" title="NOTIFICATION_NO_SCRIPT">No routing script</td>' in page
         assert "Invalid Mrd Id" not in page and "Unknown MRD" in page
 
+    @override_settings(TIME_ZONE="America/New_York")
+    def test_it_names_the_contact_centers_time_zone_on_the_page(self, sup_client, contacts):
+        assert "Times in America/New_York, the contact center" in sup_client.get("/contacts/").content.decode()
+
     def test_it_ignores_an_mrd_filter_with_a_trailing_newline(self, sup_client, contacts):
         # "none\n" passed the form's regex ($ matches before a final newline) and reached the query: a 500.
         assert len(self.names(sup_client, mrd="none\n")) == 4
