@@ -47,7 +47,10 @@ class WorkflowBrowserTests:
         page.locator("#id_mrd").select_option(label="MRD 5000 Chat")
         page.locator("#id_script").select_option(label="Route to agents")
         page.get_by_role("button", name="Save", exact=True).click()
-        expect(page.locator(".messagelist")).to_contain_text("Billing")
+        # Saved, the admin lands on the alert group's resubmit offer, the admin's message with it.
+        expect(page).to_have_url(re.compile(r"/contacts/bulk/resubmit\?"))
+        expect(page.locator("#messages")).to_contain_text("Billing")
+        expect(page.locator("#preview-count")).to_have_text("3")
 
         # Slow the pace (half of 40 a minute: one every 3 s), so the job is seen running, then finishing.
         in_thread(lambda: CceSettings.objects.filter(pk=CceSettings.SINGLETON_ID).update(throttle_per_minute=40))
