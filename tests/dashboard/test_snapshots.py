@@ -74,3 +74,26 @@ class SnapshotTests:
         assert push() is True
         monkeypatch.setattr(snapshots, "IDLE_SECONDS", 0)
         assert push() is True  # ages and the 15-minute windows move on their own
+
+    def test_the_alert_groups_move_with_new_alerts_and_otherwise_every_few_seconds(self, monkeypatch):
+        sent: list[str] = []
+        real = snapshots.broadcast.send
+        monkeypatch.setattr(snapshots.broadcast, "send",
+                            lambda group, message: sent.append(message["type"]) or real(group, message))
+        monkeypatch.setattr(snapshots, "IDLE_SECONDS", 0)  # a snapshot every time, as under load
+
+        def groups_sent() -> int:
+            count = sent.count("alerts.groups")
+            sent.clear()
+            return count
+
+        push()
+        assert groups_sent() == 1  # the first
+        push()
+        assert groups_sent() == 0  # moves but no alert: the groups wait for GROUPS_SECONDS
+        discards(1)
+        push()
+        assert groups_sent() == 1  # a new alert: at once
+        monkeypatch.setattr(snapshots, "GROUPS_SECONDS", 0)
+        push()
+        assert groups_sent() == 1  # the interval passed: a resolution shows within it
