@@ -1,4 +1,5 @@
-"""The queue overview: per MRD and per script selector, contacts by position, oldest waiting, throughput.
+"""The queue overview: the KPI panel (`kpis`), then per MRD and per script selector, contacts by position, oldest
+waiting, throughput.
 
 Every query aggregates in the database (GROUP BY, window functions), so the number of queries does
 not grow with the number of contacts, and no Python loop walks the contacts table.
@@ -33,8 +34,6 @@ STATES = [state.value for state in State] + [CANCELLED]
 
 # grouping key -> (Contact field, heading); a contact that has no value was not submitted yet.
 GROUPINGS = {"mrd": ("cce_mrd_id", "Media routing domain"), "selector": ("cce_script_selector", "Script selector")}
-# The tallies' field for each grouping's Contact field.
-TALLY_GROUPS = {"cce_mrd_id": "mrd_id", "cce_script_selector": "script_selector"}
 
 
 NOT_SUBMITTED = "not yet submitted"
@@ -63,17 +62,20 @@ def overview(now: datetime | None = None) -> dict:
 def queue_groupings(now: datetime, names: dict[int, str] | None = None) -> list[dict]:
     """The overview's tables: a row per MRD (and per script selector) plus "not yet submitted".
 
-    Both tables come from the same four queries, each grouped by MRD and selector together and split
+    Both tables come from the same three queries, each grouped by MRD and selector together and split
     here: their cost is that of one table, and they cannot disagree on what they counted.
     """
     names = mrd_names() if names is None else names
     tables: dict[str, dict[object, dict]] = {key: {} for key in GROUPINGS}
 
+    def row_of(key: str, value: object) -> dict:
+        if key == "mrd" and value is not None and value not in names:
+            value = UNKNOWN_MRD
+        return _row(tables[key], key, value, names)
+
     def rows_of(item: dict, mrd_field: str, selector_field: str) -> list[dict]:
         """The two rows (one per table) that the grouped item counts in."""
-        mrd = item[mrd_field]
-        mrd = mrd if mrd is None or mrd in names else UNKNOWN_MRD
-        return [_row(tables["mrd"], "mrd", mrd, names), _row(tables["selector"], "selector", item[selector_field])]
+        return [row_of("mrd", item[mrd_field]), row_of("selector", item[selector_field])]
 
     for item in _in_play():
         for row in rows_of(item, "cce_mrd_id", "cce_script_selector"):
@@ -84,9 +86,7 @@ def queue_groupings(now: datetime, names: dict[int, str] | None = None) -> list[
     newest_at: dict[int, datetime] = {}  # id(row) -> created_at of the newest queued contact kept
     for item in _firsts():
         for key, (column, _) in GROUPINGS.items():
-            value = item[column]
-            row = _row(tables[key], key, value if key != "mrd" or value is None or value in names else UNKNOWN_MRD,
-                       names)
+            row = row_of(key, item[column])
             if item[f"oldest_{key}"] == 1:
                 _keep_oldest(row, item, now)
             if item[f"newest_{key}"] == 1:
