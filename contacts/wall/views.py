@@ -20,11 +20,9 @@ from contacts.dashboard.overview import mrd_names
 
 from . import access
 
-# The board's data changes every second; no browser or proxy may keep a copy.
-NO_STORE = "no-store"
-
 
 def board() -> dict:
+    """What the board shows: the KPI panel and the alert groups, versioned as the snapshots are."""
     now = timezone.now()
     return {
         "version": int(now.timestamp() * 1000),
