@@ -3,6 +3,7 @@
 // The socket brings hints — `job` messages (progress of this job) and contact events (a listed contact
 // moved) — and the status endpoint is the truth: the page re-reads it when the socket (re)opens, when a
 // heartbeat or a progress message says there is news, and every few seconds while the job runs.
+import { el } from "./dom.js";
 
 const config = JSON.parse(document.getElementById("job-config").textContent);
 const reasonName = (reason) => (config.reason_names || {})[reason || ""] || reason || "—";
@@ -19,17 +20,6 @@ let finished = document.getElementById("job-state").dataset.state === "done";
 let refreshing = null;
 let lastRefresh = 0;
 let retries = 0;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "text") node.textContent = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 function setField(name, value) {
   const node = document.querySelector(`[data-field="${name}"]`);

@@ -10,6 +10,7 @@
 // a number skipped means frames were dropped on the way, and `{"type": "resync"}` (alone or inside a
 // frame) says so outright: either way the page re-reads the events and tells the other modules
 // (ccpdash:resync) to re-read what they keep. A frame's messages are applied in one pass.
+import { el } from "./dom.js";
 
 const config = JSON.parse(document.getElementById("live-config").textContent);
 
@@ -26,19 +27,7 @@ const STATUS_TEXT = {
   forbidden: "no permission",
 };
 
-export { config };
-
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "text") node.textContent = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
+export { config, el };
 
 export function formatAge(seconds) {
   // The same format as contacts.dashboard.format_age.

@@ -5,21 +5,11 @@
 // confirms, lets the admin try another script selector for a task, and POSTs the confirmation with the
 // CSRF token. On success it dispatches `ccpdash:resubmitted` on document with
 // {contact: the contact carrying the resubmission, original: publicId, new: bool, url, audit}.
+import { el } from "./dom.js";
 
 const PREVIEW = (id) => `/contacts/${encodeURIComponent(id)}/resubmit/preview`;
 let dialog = null;
 let current = null; // the preview the dialog shows
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children);
-  return node;
-}
 
 function csrfToken() {
   const cookie = document.cookie.split("; ").find((item) => item.startsWith("csrftoken="));

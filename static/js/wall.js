@@ -2,6 +2,7 @@
 // socket pushes (overview.snapshot, alerts.groups), and says so, in a banner no one can miss, as soon as
 // nothing has arrived for `stale_after_ms` (the server pings every 2 s). It runs for days: it reconnects
 // with backoff, re-reads /wall/data whenever the socket (re)opens, and keeps nothing that grows.
+import { el } from "./dom.js";
 
 const config = JSON.parse(document.getElementById("wall-config").textContent);
 const first = JSON.parse(document.getElementById("wall-board").textContent);
@@ -21,17 +22,6 @@ const zoneParts = new Intl.DateTimeFormat("en-GB", {
 function clock(date) {
   const p = Object.fromEntries(zoneParts.formatToParts(date).map(({ type, value }) => [type, value]));
   return `${p.hour}:${p.minute}:${p.second}`;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "text") node.textContent = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
 }
 
 const ROW_KEYS = ["waiting", "longest_wait", "service_level", "handled", "discarded", "free_slots"];

@@ -8,7 +8,7 @@ Tables are flushed after every test: each one seeds what it needs.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -67,3 +67,21 @@ def supervisor(transactional_db):
     user = get_user_model().objects.create_user("sup", password="sup-password")
     user.groups.add(Group.objects.get(name=roles.SUPERVISORS))
     return user
+
+
+@pytest.fixture
+def new_page(browser, transactional_db) -> Iterator[Callable[[], Page]]:
+    """Pages in separate browser contexts: each is another person with their own session."""
+    contexts = []
+
+    def make() -> Page:
+        context = browser.new_context()
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: print(f"page error: {error}"))  # shown for a failed test
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.management import call_command
@@ -26,24 +25,6 @@ from tests.polling import wait_for
 pytestmark = pytest.mark.browser
 
 NO_SCRIPT = ("discarded", Reason.NO_SCRIPT)
-
-
-@pytest.fixture
-def new_page(browser, transactional_db) -> Iterator[Callable[[], Page]]:
-    """Pages in separate browser contexts: each is another person with their own session."""
-    contexts = []
-
-    def make() -> Page:
-        context = browser.new_context()
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: print(f"page error: {error}"))  # shown for a failed test
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def seed_demo() -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import io
 import re
 import urllib.request
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from contacts.cce.models import DialedNumber, RoutingScript
 from contacts.core.lifecycle import Reason
@@ -23,24 +22,6 @@ pytestmark = pytest.mark.browser
 
 NO_SCRIPT = ("discarded", Reason.NO_SCRIPT)
 GROUP = '#alert-groups li[data-group="NOTIFICATION_NO_SCRIPT in NoScript"]'
-
-
-@pytest.fixture
-def new_page(browser, transactional_db) -> Iterator[Callable[[], Page]]:
-    """Pages in separate browser contexts: each is another person with their own session."""
-    contexts = []
-
-    def make() -> Page:
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: print(f"page error: {error}"))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def seed_demo() -> None:
