@@ -17,5 +17,11 @@ from contacts.cce.models import (  # noqa: F401
 )
 from contacts.core.models import Contact, Feed, FeedNotification, Transition  # noqa: F401
 from contacts.figures.models import MoveTally  # noqa: F401
+from contacts.notify.models import (  # noqa: F401
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationRule,
+    NotificationRuleState,
+)
 from contacts.wall.models import WallBoardLink  # noqa: F401
 from contacts.workflows.models import AuditEntry, BulkJob, ResubmitClaim  # noqa: F401
