@@ -23,5 +23,6 @@ from contacts.notify.models import (  # noqa: F401
     NotificationRule,
     NotificationRuleState,
 )
+from contacts.readapi.models import ApiToken  # noqa: F401
 from contacts.wall.models import WallBoardLink  # noqa: F401
 from contacts.workflows.models import AuditEntry, BulkJob, ResubmitClaim  # noqa: F401

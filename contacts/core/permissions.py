@@ -54,6 +54,8 @@ ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
     *(f"contacts.{action}_queuealertrule" for action in ("add", "change", "delete")),
     # Wall board links: create, see and revoke (a revoke is a change); never read a key, which is not stored.
     *(f"contacts.{action}_wallboardlink" for action in ("add", "change", "view")),
+    # Personal API tokens: see everybody's and revoke (a change); each user makes their own on /account/tokens.
+    *(f"contacts.{action}_apitoken" for action in ("change", "view")),
 }
 
 ROLE_PERMISSIONS = {SUPERVISORS: SUPERVISOR_PERMISSIONS, ADMINS: ADMIN_PERMISSIONS}
