@@ -297,10 +297,13 @@ CELERY_TASK_ROUTES = {
             "contacts.retention.purge_finished_contacts",
             "contacts.figures.fold_tallies",
             "contacts.figures.check_tallies",
+            "contacts.notify.check_notifications",
         )
     },
     "contacts.tasks.route_mrd": {"queue": ROUTING_QUEUE},
     "contacts.workflows.run_bulk_job": {"queue": BULK_QUEUE},
+    # Off the live and periodic queues: a receiver that hangs holds a bulk slot, never a sweep or a submit.
+    "contacts.notify.send_delivery": {"queue": BULK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -445,6 +448,32 @@ CELERY_BEAT_MAX_INTERVAL = BEAT_LOCK_SECONDS / 3
 # How often today's move tallies are compared with a recount of today's transitions (contacts.figures.tallies).
 TALLY_CHECK_SECONDS = env_number("TALLY_CHECK_SECONDS", 600.0, minimum=1.0)
 
+# --- Notifications (README "Notifications") ---
+# Seconds between two checks of the notification rules (and of deliveries due for a retry).
+NOTIFY_CHECK_SECONDS = env_number("NOTIFY_CHECK_SECONDS", 2.0, minimum=0.1)
+# A discard group's message waits until no new discard came for this long, so a burst is one message with
+# its count; but never longer than NOTIFY_MAX_HOLD_SECONDS after it became due.
+NOTIFY_SETTLE_SECONDS = env_number("NOTIFY_SETTLE_SECONDS", 3.0)
+NOTIFY_MAX_HOLD_SECONDS = env_number("NOTIFY_MAX_HOLD_SECONDS", 30.0)
+# Connect and read timeout of each webhook, Slack or Teams attempt (and of the mail server).
+NOTIFY_TIMEOUT_SECONDS = env_number("NOTIFY_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Attempts per delivery before it is failed; the wait after the n-th failure is NOTIFY_RETRY_SECONDS * 2^(n-1),
+# at most NOTIFY_RETRY_MAX_SECONDS.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFY_RETRY_SECONDS = env_number("NOTIFY_RETRY_SECONDS", 10.0)
+NOTIFY_RETRY_MAX_SECONDS = env_number("NOTIFY_RETRY_MAX_SECONDS", 600.0)
+# The site's address as a message's reader opens it (links in webhook, chat and email messages).
+NOTIFY_SITE_URL = os.environ.get("NOTIFY_SITE_URL", "http://127.0.0.1:8000")
+# Email channels go through Django's mail backend: printed to the worker's log unless EMAIL_BACKEND says SMTP.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = NOTIFY_TIMEOUT_SECONDS
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ccpdash@localhost")
+
 CELERY_BEAT_SCHEDULE = {
     "dashboard-heartbeat": {
         "task": "contacts.broadcast.send_heartbeat",
@@ -483,6 +512,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.figures.check_tallies",
         "schedule": TALLY_CHECK_SECONDS,
         "options": {"expires": TALLY_CHECK_SECONDS},
+    },
+    "notify-check": {
+        "task": "contacts.notify.check_notifications",
+        "schedule": NOTIFY_CHECK_SECONDS,
+        "options": {"expires": max(NOTIFY_CHECK_SECONDS * 2, 5.0)},
     },
     "cce-reconcile": {
         "task": "contacts.tasks.reconcile",

@@ -8,4 +8,5 @@ from contacts.alerts import queues as alert_queues  # noqa: F401 - check_queue_a
 from contacts.cce import tasks as cce_tasks  # noqa: F401 - submit, route, cancel, renotify, sweep, reconcile
 from contacts.figures import tasks as figure_tasks  # noqa: F401 - fold_tallies, check_tallies (beat)
 from contacts.live import broadcast  # noqa: F401 - send_heartbeat (beat)
+from contacts.notify import delivery, rules  # noqa: F401 - send_delivery, check_notifications (beat)
 from contacts.workflows import jobs, retention  # noqa: F401 - bulk jobs (run, resume), the retention purge
