@@ -56,6 +56,10 @@ ADMIN_PERMISSIONS = SUPERVISOR_PERMISSIONS | {
     *(f"contacts.{action}_wallboardlink" for action in ("add", "change", "view")),
     # Personal API tokens: see everybody's and revoke (a change); each user makes their own on /account/tokens.
     *(f"contacts.{action}_apitoken" for action in ("change", "view")),
+    # Notifications out: channels and rules are theirs to configure; the delivery log is only viewed.
+    *(f"contacts.{action}_{model}" for model in ("notificationchannel", "notificationrule")
+      for action in ("add", "change", "delete", "view")),
+    "contacts.view_notificationdelivery",
 }
 
 ROLE_PERMISSIONS = {SUPERVISORS: SUPERVISOR_PERMISSIONS, ADMINS: ADMIN_PERMISSIONS}
