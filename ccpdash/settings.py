@@ -194,6 +194,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "channels",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "contacts",
 ]
 
@@ -334,6 +337,46 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# --- Read API (README "Read API"; contacts.readapi) ---
+# Explicit and minimal: JSON only (no browsable API), a personal token or the session, nothing allowed without a
+# permission the view names, no DRF throttle (wrong tokens count in axes' failed logins, contacts.readapi.auth).
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "contacts.readapi.auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": [],
+    # Keyset pages, never OFFSET (contacts.readapi.paging; the contact list pages on (created_at, id)).
+    "DEFAULT_PAGINATION_CLASS": "contacts.readapi.paging.IdKeysetPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ccpdash read API",
+    "DESCRIPTION": "Read-only JSON of the queues' figures, contacts, alert groups, bulk jobs and the audit log, "
+                   "with the permissions of the token's user. Tokens: /account/tokens.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar package (served by WhiteNoise), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",
+    # One named enum per choice set (several fields share "kind" and "state" with different sets).
+    "ENUM_NAME_OVERRIDES": {
+        "ContactKindEnum": "contacts.core.positions.Kind",
+        "ContactStateEnum": "contacts.core.positions.State",
+        "ReasonEnum": "contacts.core.positions.Reason",
+        "SourceEnum": "contacts.core.positions.Source",
+        "BulkJobKindEnum": "contacts.workflows.models.BulkJobKind",
+        "BulkJobStateEnum": "contacts.workflows.models.BulkJobState",
+        "AuditActionEnum": "contacts.workflows.models.AuditAction",
+        "LevelEnum": "contacts.dashboard.kpis.LEVELS",
+        "AlertKindEnum": "contacts.readapi.serializers.ALERT_KINDS",
+    },
+}
+
 # --- Throttling (README "Throttling") ---
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out username or client is refused before any password is checked (django-axes).
@@ -345,7 +388,8 @@ AUTHENTICATION_BACKENDS = [
 # have the same limit and cool-off, counted in Redis apart from the logins (contacts.api.throttle).
 AXES_FAILURE_LIMIT = env_int("AUTH_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(seconds=env_number("AUTH_COOLOFF_SECONDS", 900, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Per username and per address; a failure without a username (a wrong API token) per address only.
+AXES_LOCKOUT_PARAMETERS = "ccpdash.throttling.lockout_parameters"
 AXES_CLIENT_IP_CALLABLE = "ccpdash.throttling.client_address"
 AXES_LOCKOUT_CALLABLE = "ccpdash.throttling.locked_out"
 # A success must not clear the count: it would clear its client address's, the other usernames tried from there too.

@@ -32,6 +32,16 @@ def client_address(request: HttpRequest) -> str | None:
     return remote
 
 
+def lockout_parameters(request: HttpRequest, credentials: dict | None = None) -> list[str]:
+    """What axes counts a failure under (AXES_LOCKOUT_PARAMETERS): the username and the address, each on its own.
+
+    A failure without a username (a wrong API token, contacts.readapi.auth) is counted under the address only:
+    axes would count it under a null username as well, which every address's wrong tokens share, so ten of them
+    from anywhere would lock every client out of the API.
+    """
+    return ["username", "ip_address"] if (credentials or {}).get("username") else ["ip_address"]
+
+
 def locked_out(request: HttpRequest, *_unused: object) -> HttpResponse:
     """429 with Retry-After and templates/registration/locked_out.html (axes' AXES_LOCKOUT_CALLABLE).
 

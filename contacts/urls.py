@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("contacts.workflows.urls")),
     path("", include("contacts.metrics.urls")),
     path("", include("contacts.wall.urls")),
+    path("", include("contacts.readapi.urls")),
     path("healthz", health.healthz, name="contacts-healthz"),
 ]
