@@ -1,4 +1,5 @@
-"""URLs of the read API under /api/v1/ (names prefixed `readapi-`), its OpenAPI schema and docs page."""
+"""URLs of the read API under /api/v1/ (names prefixed `readapi-`), its OpenAPI schema and docs page, and the
+token page at /account/tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.urls import path, re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import views
+from . import pages, views
 
 urlpatterns = [
     path("api/v1/figures", views.figures, name="readapi-figures"),
@@ -23,4 +24,6 @@ urlpatterns = [
                                                      urlconf="contacts.readapi.urls"), name="readapi-schema"),
     path("api/v1/docs", SpectacularSwaggerSplitView.as_view(url_name="readapi-schema"), name="readapi-docs"),
     re_path(r"^api/v1/(?P<rest>.*)$", views.not_found, name="readapi-not-found"),
+    path("account/tokens", pages.tokens, name="readapi-tokens"),
+    path("account/tokens/<int:token_id>/revoke", pages.revoke, name="readapi-token-revoke"),
 ]
