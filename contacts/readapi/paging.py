@@ -2,15 +2,12 @@
 
 Contacts page on (created_at, id) through the contact list's own `lists.contact_page` and its `Cursor`
 ('<microseconds since epoch>.<id>'): `next` reads older contacts (?before=), `previous` newer (?after=). Bulk
-jobs and audit entries page on id alone (?before=<id>). A cursor is checked by its format before any query: a
-number too large for the column would be a database error, not a page.
+jobs and audit entries page on id alone (?before=<id>). A cursor is checked by its format before any query
+(contacts.readapi.queries): a number too large for the column would be a database error, not a page.
 """
 
 from __future__ import annotations
 
-import re
-
-from django import forms
 from django.db.models import QuerySet
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -20,38 +17,10 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from contacts.dashboard import lists
 
 PAGE_SIZE = 50
-# Up to 17 digits of microseconds (beyond the year 5000) and 18 of id (below 2**63): both fit their columns.
-CONTACT_CURSOR = re.compile(r"^\d{1,17}\.\d{1,18}\Z")
-CONTACT_CURSOR_HELP = "A contact cursor from a `next` or `previous` link ('<microseconds since epoch>.<id>')."
-
-
-class ContactCursorField(forms.RegexField):
-    def __init__(self, **kwargs) -> None:
-        super().__init__(regex=CONTACT_CURSOR, required=False, **kwargs)
-
-    def clean(self, value) -> lists.Cursor | None:
-        raw = super().clean(value)
-        return lists.Cursor.parse(raw) if raw else None
-
-
-class ContactCursors(forms.Form):
-    before = ContactCursorField()
-    after = ContactCursorField()
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if data.get("before") and data.get("after"):
-            raise forms.ValidationError("Give before or after, not both.")
-        return data
-
-
-class IdCursor(forms.Form):
-    before = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False,
-                                help_text="The id a `next` link names: rows older than it.")
 
 
 class ContactPagination(BasePagination):
-    """The contact list's keyset pages: `cursors` are ContactCursors' cleaned data."""
+    """The contact list's keyset pages: `cursors` are queries.ContactQuery's cleaned before and after."""
 
     def paginate(self, qs: QuerySet, request: Request, cursors: dict) -> list:
         self.request = request

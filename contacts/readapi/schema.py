@@ -13,9 +13,7 @@ from django import forms
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
-from contacts.core.filters import ContactFilterForm
-
-from . import paging, serializers
+from . import queries, serializers
 
 
 def read(operation_id: str, tag: str, response, *, parameters: list | None = None,
@@ -36,6 +34,15 @@ def read(operation_id: str, tag: str, response, *, parameters: list | None = Non
     return extend_schema(operation_id=operation_id, tags=[tag], parameters=parameters, responses=responses)
 
 
+# Text without NUL, which the forms refuse (PostgreSQL text cannot hold it).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def ecma(pattern: str) -> str:
+    """A Python regex as OpenAPI's (ECMA 262) dialect reads it: `\\Z` (the very end) is `$` there."""
+    return pattern.replace(r"\Z", "$")
+
+
 def form_parameters(form_class: type[forms.Form], skip: tuple[str, ...] = ()) -> list[OpenApiParameter]:
     """The form's fields as optional query parameters, with the constraints the form enforces."""
     return [
@@ -46,44 +53,31 @@ def form_parameters(form_class: type[forms.Form], skip: tuple[str, ...] = ()) ->
 
 
 def field_schema(field: forms.Field) -> dict:
-    if isinstance(field, forms.TypedChoiceField) and field.coerce is int:
-        return {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
-    if isinstance(field, forms.ChoiceField):
-        return {"type": "string", "enum": [str(value) for value, _ in field.choices]}
+    if isinstance(field, forms.ChoiceField):  # "" is "any" in the forms' choices, and refused (queries.Query)
+        return {"type": "string", "enum": [str(value) for value, _ in field.choices if value != ""]}
     if isinstance(field, forms.IntegerField):
         return {"type": "integer", "minimum": field.min_value, "maximum": field.max_value or 2**63 - 1}
     if isinstance(field, forms.RegexField):
         return {"type": "string", "pattern": ecma(field.regex.pattern)}
-    # Text without NUL, which the forms refuse (PostgreSQL text cannot hold it).
     schema = {"type": "string", "pattern": NO_NUL}
     if getattr(field, "max_length", None):
         schema["maxLength"] = field.max_length
     return schema
 
 
-NO_NUL = "^[^\\u0000]*$"
+def contact_query() -> list[OpenApiParameter]:
+    """ContactQuery's parameters; its reason and feed choices are set per request, so they are described here."""
+    params = form_parameters(queries.ContactQuery, skip=("reason", "feed"))
+    reasons = {"type": "string", "enum": ["none", *(code for code, _ in serializers.REASONS if code)]}
+    feed = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+    return [
+        *params,
+        OpenApiParameter("reason", type=reasons, description='A reason code; "none": contacts without one.'),
+        OpenApiParameter("feed", type=feed, description="A feed's id (one no feed has is refused)."),
+    ]
 
 
-def ecma(pattern: str) -> str:
-    """A Python regex as OpenAPI's (ECMA 262) dialect reads it: `\\Z` (the very end) is `$` there."""
-    return pattern.replace(r"\Z", "$")
-
-
-def contact_filters() -> list[OpenApiParameter]:
-    """ContactFilterForm's filters; its reason and feed choices are set per request, so they are given here."""
-    reason = {"type": "string", "enum": ["", "none", *(code for code, _ in serializers.REASONS if code)]}
-    params = form_parameters(ContactFilterForm, skip=("reason",))
-    params.append(OpenApiParameter("reason", type=reason, required=False, description='A reason code; "none" for '
-                                   'contacts without one.'))
-    feed = next(p for p in params if p.name == "feed")
-    feed.description = "A feed's id (an id no feed has is a 400)."
-    for name in ("before", "after"):
-        params.append(OpenApiParameter(name, type={"type": "string", "pattern": ecma(paging.CONTACT_CURSOR.pattern)},
-                                       required=False, description=paging.CONTACT_CURSOR_HELP))
-    return params
-
-
-CONTACT_FILTERS = contact_filters()
+CONTACT_QUERY = contact_query()
 PUBLIC_ID = OpenApiParameter("public_id", type={"type": "string", "pattern": r"^[0-9A-F]{32}$"},
                              location=OpenApiParameter.PATH, description="The contact's public id.")
 JOB_ID = OpenApiParameter("job_id", type={"type": "integer", "minimum": 0, "maximum": 10**18 - 1},

@@ -20,15 +20,15 @@ from rest_framework.response import Response
 
 from contacts.alerts.discards import fix_permissions
 from contacts.alerts.groups import alert_groups
-from contacts.core.filters import ContactFilterForm, filter_contacts
+from contacts.core.filters import filter_contacts
 from contacts.core.models import Feed
 from contacts.core.permissions import MANAGE_CONTACTS
 from contacts.dashboard import lists
 from contacts.figures.catalogue import FIGURES, TOTAL, UNKNOWN_MRD
 from contacts.workflows import audit, jobs
-from contacts.workflows.models import AuditAction, AuditEntry, BulkJob
+from contacts.workflows.models import AuditEntry, BulkJob
 
-from . import paging, schema, serializers
+from . import paging, queries, schema, serializers
 from .access import MANAGES_CONTACTS, VIEWS_AUDIT, VIEWS_DASHBOARD
 from .queues import queue_rows
 
@@ -72,7 +72,7 @@ def queues(request: Request) -> Response:
     return Response(serializers.QueuesSerializer(body).data)
 
 
-@schema.read("contacts_list", "Contacts", serializers.ContactPageSerializer, parameters=schema.CONTACT_FILTERS)
+@schema.read("contacts_list", "Contacts", serializers.ContactPageSerializer, parameters=schema.CONTACT_QUERY)
 @api_view(["GET"])
 @permission_classes([VIEWS_DASHBOARD])
 def contacts(request: Request) -> Response:
@@ -80,12 +80,10 @@ def contacts(request: Request) -> Response:
 
     Paged by keyset: follow `next` (older) and `previous` (newer); a page stays put while contacts arrive.
     """
-    form = ContactFilterForm(request.query_params, list(Feed.objects.all()))
-    cursors = paging.ContactCursors(request.query_params)
-    if not form.is_valid() or not cursors.is_valid():
-        raise BadQuery(form, cursors)
+    query = queries.ContactQuery(request.query_params, list(Feed.objects.all()))
+    valid(query)
     paginator = paging.ContactPagination()
-    rows = paginator.paginate(filter_contacts(form.filters()), request, cursors.cleaned_data)
+    rows = paginator.paginate(filter_contacts(query.filters()), request, query.cleaned_data)
     return paginator.get_paginated_response(serializers.ContactListItemSerializer(rows, many=True).data)
 
 
@@ -102,12 +100,7 @@ def contact(request: Request, public_id: str) -> Response:
     return Response(serializers.ContactSerializer(found).data)
 
 
-class GroupsQuery(forms.Form):
-    limit = forms.IntegerField(min_value=1, max_value=100, required=False,
-                               help_text="At most this many groups (default 100).")
-
-
-@schema.read("alert_groups", "Alerts", serializers.AlertGroupsSerializer, query=GroupsQuery)
+@schema.read("alert_groups", "Alerts", serializers.AlertGroupsSerializer, query=queries.GroupsQuery)
 @api_view(["GET"])
 @permission_classes([VIEWS_DASHBOARD])
 def groups(request: Request) -> Response:
@@ -115,7 +108,7 @@ def groups(request: Request) -> Response:
 
     A group's fix link and resubmit offer are given only to a user who may act there.
     """
-    limit = valid(GroupsQuery(request.query_params))["limit"] or 100
+    limit = valid(queries.GroupsQuery(request.query_params))["limit"] or 100
     found = alert_groups(limit=limit)
     perms, can_manage = set(fix_permissions(request.user)), request.user.has_perm(MANAGE_CONTACTS)
     for group in found["groups"]:
@@ -125,12 +118,12 @@ def groups(request: Request) -> Response:
     return Response(serializers.AlertGroupsSerializer(found).data)
 
 
-@schema.read("bulk_jobs_list", "Bulk jobs", serializers.BulkJobPageSerializer, query=paging.IdCursor)
+@schema.read("bulk_jobs_list", "Bulk jobs", serializers.BulkJobPageSerializer, query=queries.IdQuery)
 @api_view(["GET"])
 @permission_classes([MANAGES_CONTACTS])
 def bulk_jobs(request: Request) -> Response:
     """Bulk resubmits and cancels, newest first, 50 a page (`next`: older)."""
-    before = valid(paging.IdCursor(request.query_params))["before"]
+    before = valid(queries.IdQuery(request.query_params))["before"]
     paginator = paging.IdKeysetPagination()
     rows = paginator.paginate(BulkJob.objects.all(), request, before)
     return paginator.get_paginated_response(serializers.BulkJobSerializer(rows, many=True).data)
@@ -150,17 +143,12 @@ def bulk_job(request: Request, job_id: str) -> Response:
     return Response(serializers.BulkJobDetailSerializer(job).data)
 
 
-class AuditQuery(paging.IdCursor):
-    user = forms.CharField(max_length=150, required=False, help_text="Entries of this username only.")
-    action = forms.ChoiceField(choices=[("", "any"), *AuditAction.choices], required=False)
-
-
-@schema.read("audit_list", "Audit", serializers.AuditPageSerializer, query=AuditQuery)
+@schema.read("audit_list", "Audit", serializers.AuditPageSerializer, query=queries.AuditQuery)
 @api_view(["GET"])
 @permission_classes([VIEWS_AUDIT])
 def audit_log(request: Request) -> Response:
     """The audit log, newest first, 50 a page (`next`: older): who did what to which contact, job or setting."""
-    query = valid(AuditQuery(request.query_params))
+    query = valid(queries.AuditQuery(request.query_params))
     # As the audit page reads them: user, contact and job in the same query, the details' names in one more each.
     entries = AuditEntry.objects.select_related("job", "user", "contact").defer(
         "contact__description", "contact__variables", "contact__tags")

@@ -94,11 +94,15 @@ class ContactListTests:
 
     @pytest.mark.parametrize("query", ["state=lost", "reason=NOPE", "feed=999", "mrd=x", "window=2h", "q=" + "x" * 101,
                                        "q=a%00b", "before=12", "after=1.2.3", "before=1.1&after=1.1",
-                                       "before=99999999999999999999.1"])
+                                       "before=99999999999999999999.1", "state=", "feed=", "mrd=", "before="])
     def test_it_answers_400_naming_a_bad_parameter(self, api_for, query):
         response = api_for("supervisor").get(f"/api/v1/contacts?{query}")
         assert response.status_code == 400
         assert response.json()["detail"] and response.json()["fields"]
+
+    def test_it_reads_empty_free_text_as_no_filter(self, api_for):
+        contact = task()
+        assert page_urls(api_for("supervisor"), "/api/v1/contacts?q=&selector=") == [contact.public_id]
 
     def test_it_pages_by_keyset_and_stays_put_while_contacts_arrive(self, api_for):
         for n in range(LIST_PAGE + 10):
@@ -155,7 +159,7 @@ class AlertGroupTests:
         discard(task())
         assert api_for("supervisor").get("/api/v1/alert-groups").json()["groups"][0]["resubmit"] is None
 
-    @pytest.mark.parametrize("limit", ["0", "101", "x"])
+    @pytest.mark.parametrize("limit", ["0", "101", "x", ""])
     def test_it_answers_400_for_a_bad_limit(self, api_for, limit):
         assert api_for("supervisor").get(f"/api/v1/alert-groups?limit={limit}").status_code == 400
 
@@ -196,6 +200,6 @@ class AuditTests:
         assert [(e["action"], e["contact"], e["summary"]) for e in body["results"]] == [
             ("cancel", contact.public_id, "cancel requested (T6)")]
 
-    @pytest.mark.parametrize("query", ["action=nope", "before=0", "before=x", "before=99999999999999999999"])
+    @pytest.mark.parametrize("query", ["action=nope", "action=", "before=0", "before=x", "before=99999999999999999999"])
     def test_it_answers_400_for_a_bad_parameter(self, api_for, query):
         assert api_for("admin").get(f"/api/v1/audit?{query}").status_code == 400
