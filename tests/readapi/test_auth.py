@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from contacts.readapi.models import ApiToken
-from tests.readapi.conftest import header_client, token_client
+from tests.readapi.support import header_client, token_client
 from tests.workflow_support import make_user
 
 QUEUES = "/api/v1/queues"

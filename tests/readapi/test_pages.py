@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from contacts.readapi.models import ApiToken
-from tests.readapi.conftest import token_client
+from tests.readapi.support import token_client
 from tests.workflow_support import make_user
 
 

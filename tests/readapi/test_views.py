@@ -11,7 +11,9 @@ from rest_framework.test import APIClient
 from contacts.cce.models import MediaRoutingDomain
 from contacts.core.lifecycle import Reason, State
 from contacts.dashboard.lists import LIST_PAGE
+from contacts.readapi.models import ApiToken
 from contacts.workflows.models import AuditAction, AuditEntry, BulkJob, BulkJobKind
+from tests.readapi.support import token_client
 from tests.workflow_support import discard, make_user, task
 
 DASHBOARD = ["/api/v1/queues", "/api/v1/figures", "/api/v1/contacts", "/api/v1/alert-groups"]
@@ -44,9 +46,6 @@ class PermissionTests:
         assert api_for("admin").get(url).status_code == 200
 
     def test_it_refuses_a_user_without_a_role(self, django_user_model):
-        from contacts.readapi.models import ApiToken
-        from tests.readapi.conftest import token_client
-
         _, plaintext = ApiToken.create(django_user_model.objects.create_user("nobody"), "script")
         assert token_client(plaintext).get("/api/v1/queues").status_code == 403
 
