@@ -1,6 +1,7 @@
 """URLs of the CCP-compatible API (spec §4): both path families, and the /try/ demo page.
 
-The current family lives under /ccp/rest/, the SocialMiner-era one under /ccp/ (and /ccp-webapp/ccp/).
+The current family lives under /ccp/rest/, the SocialMiner-era one under /ccp/ (and /ccp-webapp/ccp/); their
+OpenAPI document and the documentation page are under /api/.
 No API route ends in a slash; one sent with a trailing slash is served as well, so CommonMiddleware's
 APPEND_SLASH never redirects an API call (a redirect would turn a POST into a GET).
 """
@@ -11,7 +12,7 @@ from django.urls import URLPattern, path, re_path
 
 from contacts.core.lifecycle import Kind
 
-from . import views
+from . import described, views
 
 FEED = r"(?P<feed_id>[^/]+)"
 CONTACT = r"(?P<contact_id>[^/]+)"
@@ -41,4 +42,8 @@ urlpatterns = [
     *_family("ccp/rest/", "rest"),
     *_family("ccp/", "sm"),
     path("try/", views.try_page, name="api-try"),
+    # The documents (contacts.api.openapi) and the page that shows them; under /api/, outside the CCP paths.
+    path("api/ccp/openapi.json", described.ccp_openapi_json, name="api-ccp-openapi-json"),
+    path("api/ccp/openapi.yaml", described.ccp_openapi_yaml, name="api-ccp-openapi-yaml"),
+    path("api/docs", described.api_docs, name="api-docs"),
 ]
