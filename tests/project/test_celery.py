@@ -22,6 +22,8 @@ PINNED = {
     "contacts.workflows.resume_bulk_jobs",
     "contacts.figures.fold_tallies",
     "contacts.figures.check_tallies",
+    "contacts.notify.send_delivery",
+    "contacts.notify.check_notifications",
 }
 
 
