@@ -76,7 +76,9 @@ class Receiver:
         return [r for r in list(self.received) if r.action in (OK, LATE) and not r.duplicate and r.problem is None]
 
     def start(self) -> Receiver:
-        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
+        # A short poll, so stop() returns at once (the tests start and stop one receiver each).
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-receiver",
+                         daemon=True).start()
         return self
 
     def serve_forever(self) -> None:
