@@ -168,12 +168,22 @@ def attempt(delivery: NotificationDelivery) -> int | None:
     return post(channel.url, body, extra)
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not a new address: urllib would turn the POST into a GET of the new URL."""
+
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None  # urllib then raises HTTPError with the 3xx code: a failed attempt that names it
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def post(url: str, body: bytes, extra_headers: dict[str, str]) -> int:
     headers = {"Content-Type": "application/json", "User-Agent": "ccpdash-notify/1", **extra_headers}
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         # The timeout bounds the connect and every read; attempt_time_limit() bounds the whole attempt.
-        with urllib.request.urlopen(request, timeout=settings.NOTIFY_TIMEOUT_SECONDS) as response:
+        with _opener.open(request, timeout=settings.NOTIFY_TIMEOUT_SECONDS) as response:
             return response.status
     except urllib.error.HTTPError as refused:
         answer = refused.read(ERROR_MAX).decode(errors="replace")

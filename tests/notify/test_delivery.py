@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.utils import timezone
@@ -76,6 +78,29 @@ class DeliveryTests:
         row = queued_test(channel)
         assert delivery.send(row.pk) == DeliveryStatus.PENDING
         assert "refused" in NotificationDelivery.objects.get(pk=row.pk).error.lower()
+
+    def test_it_takes_a_redirect_for_a_failed_attempt(self, channel, receiver):
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                self.send_response(302)
+                self.send_header("Location", receiver.url)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Redirect)
+        threading.Thread(target=server.handle_request, daemon=True).start()
+        channel.url = f"http://127.0.0.1:{server.server_address[1]}/moved"
+        channel.save()
+        try:
+            row = queued_test(channel)
+            assert delivery.send(row.pk) == DeliveryStatus.PENDING
+        finally:
+            server.server_close()
+        assert NotificationDelivery.objects.get(pk=row.pk).response_code == 302
+        assert receiver.received == []
 
     def test_it_backs_off_doubling_up_to_the_cap(self, settings):
         settings.NOTIFY_RETRY_SECONDS, settings.NOTIFY_RETRY_MAX_SECONDS = 10, 60
