@@ -301,6 +301,7 @@ CELERY_TASK_ROUTES = {
             "contacts.figures.fold_tallies",
             "contacts.figures.check_tallies",
             "contacts.notify.check_notifications",
+            "contacts.notify.purge_deliveries",
         )
     },
     "contacts.tasks.route_mrd": {"queue": ROUTING_QUEUE},
@@ -508,6 +509,8 @@ NOTIFY_RETRY_SECONDS = env_number("NOTIFY_RETRY_SECONDS", 10.0)
 NOTIFY_RETRY_MAX_SECONDS = env_number("NOTIFY_RETRY_MAX_SECONDS", 600.0)
 # The site's address as a message's reader opens it (links in webhook, chat and email messages).
 NOTIFY_SITE_URL = os.environ.get("NOTIFY_SITE_URL", "http://127.0.0.1:8000")
+# Days the delivery log keeps a sent or failed delivery (purged hourly by beat); 0 keeps them for ever.
+NOTIFY_KEEP_DAYS = env_int("NOTIFY_KEEP_DAYS", 30, minimum=0)
 # Email channels go through Django's mail backend: printed to the worker's log unless EMAIL_BACKEND says SMTP.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -561,6 +564,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contacts.notify.check_notifications",
         "schedule": NOTIFY_CHECK_SECONDS,
         "options": {"expires": max(NOTIFY_CHECK_SECONDS * 2, 5.0)},
+    },
+    "notify-purge": {
+        "task": "contacts.notify.purge_deliveries",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
     },
     "cce-reconcile": {
         "task": "contacts.tasks.reconcile",

@@ -93,7 +93,9 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationDelivery)
 class NotificationDeliveryAdmin(ReadOnlyAdmin):
-    """The delivery log: written by the rules and the delivery task only."""
+    """The delivery log: written by the rules and the delivery task only; a failed delivery may be sent again."""
+
+    actions = ["send_again"]
 
     list_display = ["created_at", "channel", "event", "subject", "status", "attempts", "response_code",
                     "short_error", "sent_at"]
@@ -107,3 +109,14 @@ class NotificationDeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def short_error(self, row: NotificationDelivery) -> str:
         return row.error[:80]
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # Whoever may configure the channels may retry what they failed to take; the log itself stays read-only.
+        return request.user.has_perm("contacts.change_notificationchannel")
+
+    @admin.action(description="Send again (failed deliveries)", permissions=["resend"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[NotificationDelivery]) -> None:
+        moved = delivery.send_again(queryset)
+        skipped = queryset.count() - moved
+        note = f"; {skipped} not failed, left alone" if skipped else ""
+        self.message_user(request, f"{moved} deliver{'y' if moved == 1 else 'ies'} sent again{note}.")

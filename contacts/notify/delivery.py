@@ -39,6 +39,7 @@ MOVES = {
     (Status.SENDING, Status.SENT): "the receiver took it",
     (Status.SENDING, Status.PENDING): "the attempt failed; retried after a backoff",
     (Status.SENDING, Status.FAILED): "the last allowed attempt failed",
+    (Status.FAILED, Status.PENDING): "an admin sends it again (the same delivery id, its attempts counted afresh)",
 }
 ERROR_MAX = 500  # characters of an error or a refusing receiver's answer kept on the row
 
@@ -94,6 +95,20 @@ def send_test(channel: NotificationChannel) -> NotificationDelivery | None:
     with transaction.atomic():
         rows = create([channel], messages.test_message(channel, now), event="test", subject="test")
     return rows[0] if rows else None
+
+
+def send_again(deliveries) -> int:
+    """Put failed deliveries back in line with their attempts counted afresh; how many were failed and moved.
+
+    The delivery id and body stay: a receiver that did take an earlier attempt (its answer was lost) drops it.
+    """
+    moved = 0
+    with transaction.atomic():
+        for row in deliveries:
+            if move(row.pk, Status.FAILED, Status.PENDING, attempts=0, next_attempt_at=timezone.now()):
+                enqueue_after_commit(row.pk)
+                moved += 1
+    return moved
 
 
 def enqueue_after_commit(delivery_id: int) -> None:
@@ -225,6 +240,24 @@ def next_due(now: datetime | None = None) -> int | None:
         NotificationDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now or timezone.now())
         .order_by("next_attempt_at", "id").values_list("pk", flat=True).first()
     )
+
+
+def purge(now: datetime | None = None) -> int:
+    """Delete sent and failed deliveries older than NOTIFY_KEEP_DAYS (0 keeps them); how many went."""
+    days = settings.NOTIFY_KEEP_DAYS
+    if not days:
+        return 0
+    before = (now or timezone.now()) - timedelta(days=days)
+    finished = NotificationDelivery.objects.filter(status__in=[Status.SENT, Status.FAILED], created_at__lt=before)
+    deleted, _ = finished.delete()
+    if deleted:
+        log.info("purged %s notification deliveries made before %s", deleted, before.isoformat())
+    return deleted
+
+
+@shared_task(name="contacts.notify.purge_deliveries", ignore_result=True)
+def purge_deliveries() -> None:
+    purge()
 
 
 @shared_task(name="contacts.notify.send_delivery", ignore_result=True, soft_time_limit=attempt_time_limit(),

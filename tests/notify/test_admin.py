@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+from datetime import timedelta
 
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.notify import delivery
 from contacts.notify.models import DeliveryStatus, NotificationChannel, NotificationDelivery, NotificationRule
 from tests.notify.support import deliver_due
 from tests.workflow_support import make_user
@@ -75,3 +80,56 @@ class DeliveryLogTests:
         page = admin_client.get(reverse("admin:contacts_notificationdelivery_change", args=[row.pk]))
         assert page.status_code == 200 and str(row.delivery_id) in page.content.decode()
         assert admin_client.get(reverse("admin:contacts_notificationdelivery_add")).status_code == 403
+
+    def test_it_sends_a_failed_delivery_again_with_the_same_id_once_the_receiver_is_fixed(
+        self, admin_client, channel, receiver, settings
+    ):
+        settings.NOTIFY_MAX_ATTEMPTS = 1
+        receiver.script = ["fail"]
+        delivery.send_test(channel)
+        assert deliver_due() == [DeliveryStatus.FAILED]
+        row = NotificationDelivery.objects.get()
+
+        url = reverse("admin:contacts_notificationdelivery_changelist")
+        response = admin_client.post(url, {"action": "send_again", "_selected_action": [row.pk]}, follow=True)
+        assert "1 delivery sent again" in response.content.decode()
+        assert deliver_due() == [DeliveryStatus.SENT]
+        # Refused once, then taken: both attempts carried the delivery's one id, so a receiver can drop repeats.
+        assert [request.delivery_id for request in receiver.received] == [str(row.delivery_id)] * 2
+        assert [request.delivery_id for request in receiver.taken] == [str(row.delivery_id)]
+
+    def test_it_leaves_a_sent_delivery_alone(self, admin_client, channel, receiver):
+        delivery.send_test(channel)
+        assert deliver_due() == [DeliveryStatus.SENT]
+        url = reverse("admin:contacts_notificationdelivery_changelist")
+        selected = [NotificationDelivery.objects.get().pk]
+        response = admin_client.post(url, {"action": "send_again", "_selected_action": selected}, follow=True)
+        assert "0 deliveries sent again; 1 not failed, left alone" in response.content.decode()
+        assert NotificationDelivery.objects.get().status == DeliveryStatus.SENT
+
+    def test_it_offers_send_again_only_to_who_may_change_channels(self, client, channel):
+        viewer = make_user("supervisor")
+        viewer.user_permissions.add(Permission.objects.get(codename="view_notificationdelivery"))
+        client.force_login(viewer)
+        page = client.get(reverse("admin:contacts_notificationdelivery_changelist"))
+        assert page.status_code == 200 and "send_again" not in page.content.decode()
+
+
+class PurgeTests:
+    def test_it_purges_finished_deliveries_past_the_keep_days_and_keeps_the_rest(self, channel, settings):
+        settings.NOTIFY_KEEP_DAYS = 30
+        old = timezone.now() - timedelta(days=31)
+        for status in (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.PENDING):
+            NotificationDelivery.objects.create(channel=channel, event="test", payload={}, status=status,
+                                                created_at=old)
+        recent = NotificationDelivery.objects.create(channel=channel, event="test", payload={},
+                                                     status=DeliveryStatus.SENT)
+        assert delivery.purge() == 2
+        assert set(NotificationDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING,
+                                                                                       recent.status}
+
+    def test_it_keeps_everything_when_told_to(self, channel, settings):
+        settings.NOTIFY_KEEP_DAYS = 0
+        NotificationDelivery.objects.create(channel=channel, event="test", payload={}, status=DeliveryStatus.SENT,
+                                            created_at=timezone.now() - timedelta(days=3650))
+        assert delivery.purge() == 0 and NotificationDelivery.objects.count() == 1

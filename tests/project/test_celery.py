@@ -24,6 +24,7 @@ PINNED = {
     "contacts.figures.check_tallies",
     "contacts.notify.send_delivery",
     "contacts.notify.check_notifications",
+    "contacts.notify.purge_deliveries",
 }
 
 
