@@ -29,7 +29,7 @@ ENDPOINTS = ["/api/v1/figures", "/api/v1/queues", "/api/v1/contacts", "/api/v1/c
 @cache
 def document() -> dict:
     """The document as /api/v1/schema serves it, generated once for the module."""
-    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator(urlconf="contacts.readapi.urls").get_schema(
+    return json.loads(OpenApiJsonRenderer().render(SchemaGenerator(urlconf="contacts.readapi.routes").get_schema(
         request=None, public=True)))
 
 
