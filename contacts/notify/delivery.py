@@ -225,6 +225,9 @@ def send_email(delivery: NotificationDelivery) -> None:
 def sweep(now: datetime | None = None) -> int | None:
     """Free an attempt whose worker died, then enqueue the oldest due delivery if none is being sent."""
     now = now or timezone.now()
+    # The usual case, every few seconds: nothing waiting or in flight, one query.
+    if not NotificationDelivery.objects.filter(status__in=[Status.PENDING, Status.SENDING]).exists():
+        return None
     for lost in NotificationDelivery.objects.filter(status=Status.SENDING, claimed_until__lt=now):
         record_failure(lost, "the attempt was lost (its worker died or took too long)", None)
     if NotificationDelivery.objects.filter(status=Status.SENDING).exists():
