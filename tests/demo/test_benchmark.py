@@ -21,7 +21,7 @@ from contacts.demo.bench.system import System
 
 DELAY = 0.3
 # A handful of contacts, slowly: enough events for a median, too few for the delayed run to queue up much.
-PROBE = scenarios.Sizes(steady_rate=2.0, steady_seconds=6.0, steady_clients=2, settle_timeout=60.0)
+PROBE = scenarios.Sizes(steady_rate=2.0, steady_seconds=5.0, steady_clients=2, settle_timeout=60.0)
 
 
 def run_quick(output: Path) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ from contacts.readapi.models import ApiToken
 from tests.web import start_web_server
 
 # The bound is three minutes for both documents together; most of this is generation, not requests.
-SCHEMATHESIS_SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "45"))
+SCHEMATHESIS_SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "30"))
 CHECKS = ",".join([
     "not_a_server_error",
     "status_code_conformance",
