@@ -41,9 +41,10 @@ def document() -> Schema:
             tag = f"{kind.label}s ({family_name})"
             paths[f"{prefix}{kind}/feed/{{feedId}}"] = _feed_path(kind, family, tag)
             paths[f"{prefix}{kind}/contact/{{contactId}}"] = _contact_path(kind, family, tag)
-    for prefix in ("/ccp/rest/", "/ccp-webapp/ccp/"):
-        paths[f"{prefix}task/{{contactId}}/renotify"] = _renotify_path(prefix)
-        paths[f"{prefix}socialcontact/{{contactId}}"] = _social_contact_path(prefix)
+    # Renotify and the social contact live under the current prefix and the web app's, not the SocialMiner one.
+    for prefix, family in (("/ccp/rest/", "rest"), ("/ccp-webapp/ccp/", "webapp")):
+        paths[f"{prefix}task/{{contactId}}/renotify"] = _renotify_path(family)
+        paths[f"{prefix}socialcontact/{{contactId}}"] = _social_contact_path(family)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -135,8 +136,7 @@ def _contact_path(kind: Kind, family: str, tag: str) -> Schema:
     }
 
 
-def _renotify_path(prefix: str) -> Schema:
-    family = "webapp" if prefix.startswith("/ccp-webapp/") else "rest"
+def _renotify_path(family: str) -> Schema:
     return {
         "parameters": [_CONTACT_ID],
         "put": {
@@ -158,8 +158,7 @@ def _renotify_path(prefix: str) -> Schema:
     }
 
 
-def _social_contact_path(prefix: str) -> Schema:
-    family = "webapp" if prefix.startswith("/ccp-webapp/") else "rest"
+def _social_contact_path(family: str) -> Schema:
     return {
         "parameters": [_CONTACT_ID],
         "get": {
